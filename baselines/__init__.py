@@ -1,0 +1,1 @@
+"""Shallow baselines of the paper (OC-SVM, KDE) with one estimator API."""

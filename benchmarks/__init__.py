@@ -1,0 +1,1 @@
+"""The reproduction machinery: datasets, protocols, suites, runner, reports."""

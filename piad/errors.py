@@ -1,0 +1,39 @@
+"""User-facing errors: every message names the problem and the fix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class PIADError(Exception):
+    """An error caused by input or environment, with a message a user can act on.
+
+    The command line prints ``str(error)`` as one line and exits non-zero; nothing
+    already computed is lost because every result is written atomically.
+    """
+
+
+class MissingInputError(PIADError):
+    """Data, weights or statistics that are needed are not on this machine."""
+
+
+class TrainingDivergedError(PIADError):
+    """A loss became NaN or inf during training."""
+
+
+def unknown_name(kind: str, name: object, known: Iterable[object]) -> PIADError:
+    """Error for a name that is not in a registry, listing the names that are.
+
+    >>> str(unknown_name("dataset", "mnsit", ["mnist", "cifar10"]))
+    "unknown dataset 'mnsit'; known: cifar10, mnist"
+    """
+    names = ", ".join(sorted(str(k) for k in known))
+    return PIADError(f"unknown {kind} {name!r}; known: {names}")
+
+
+def lookup(registry: dict, kind: str, name: str):  # type: ignore[type-arg]
+    """``registry[name]``, or a :class:`PIADError` that lists the known names."""
+    try:
+        return registry[name]
+    except KeyError:
+        raise unknown_name(kind, name, registry) from None
