@@ -1,0 +1,253 @@
+"""Evaluation protocols (paper section 4.1): a dataset, a normal class and a seed -> a Split.
+
+Every split is a pure function of the loaded dataset, the normal class and the seed, and is
+saved by the runner as the job's manifest (:meth:`benchmarks.splits.Split.save`). The
+official code draws the 80/20 splits and the anomaly subsets without a seed; ours are seeded
+with ``numpy.random.default_rng(seed)``, whose streams are the same on every platform.
+
+Protocols whose sets are fixed by the data (``one_vs_all``, CelebA, LSUN) ignore the seed
+and only record it: it then varies the model's initialisation, not the split.
+
+>>> from benchmarks.datasets import DATASET_INFO
+>>> normal_classes("coil100_30", DATASET_INFO["coil100"])[:3]
+['obj79', 'obj48', 'obj65']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from benchmarks.datasets import DATASET_INFO, DatasetInfo, ImageSet, class_index
+from benchmarks.splits import Split
+from piad.errors import PIADError, lookup, unknown_name
+
+# CelebA anomaly attributes (section 4.1, Table 3 center) and the extra attributes that the
+# "extended" variant also removes from the normal set (facts note, Protocols).
+CELEBA_ATTRIBUTES = ("Bald", "Mustache", "Bangs", "Eyeglasses", "Wearing_Hat")
+CELEBA_EXTENDED_EXCLUDED = ("Bags_Under_Eyes", "Goatee", "Heavy_Makeup", "Sideburns")
+CELEBA_NORMAL = "normal"
+
+# The authors' fixed list of the 30 COIL-100 normal objects (0-based labels, object 100 = 0).
+COIL100_NORMAL_LABELS = (
+    79, 48, 65, 98, 73, 13, 14, 39, 57, 28, 42, 75, 44, 24, 82,
+    56, 7, 47, 68, 30, 33, 90, 70, 87, 12, 91, 4, 22, 71, 55,
+)  # fmt: skip
+
+LSUN_NORMAL = "bedroom"
+
+# Which datasets each protocol applies to (what it needs: classes with an official
+# train/test partition; classes alone; COIL-100's object list; attributes; LSUN's parts).
+PROTOCOL_DATASETS: dict[str, tuple[str, ...]] = {
+    "one_vs_all": ("mnist", "fmnist", "cifar10", "mnist5k"),
+    "gpnd_80_20": ("mnist", "fmnist", "cifar10", "coil100", "mnist5k"),
+    "coil100_30": ("coil100",),
+    "celeba_attributes": ("celeba",),
+    "celeba_attributes_extended": ("celeba",),
+    "lsun_bedroom": ("lsun",),
+}
+
+
+def check_protocol(protocol: str, dataset_name: str) -> None:
+    """Raise :class:`PIADError` unless ``protocol`` applies to the dataset ``dataset_name``."""
+    allowed = lookup(PROTOCOL_DATASETS, "protocol", protocol)
+    if dataset_name not in DATASET_INFO:
+        raise unknown_name("dataset", dataset_name, DATASET_INFO)
+    if dataset_name not in allowed:
+        raise PIADError(
+            f"protocol {protocol!r} does not apply to dataset {dataset_name!r} (it applies to "
+            f"{', '.join(allowed)}); use {DATASET_INFO[dataset_name].protocol!r} for {dataset_name}"
+        )
+
+
+def _split(
+    ds: ImageSet,
+    protocol: str,
+    normal: str,
+    seed: int,
+    train: np.ndarray,
+    test: np.ndarray,
+    labels: np.ndarray,
+    groups: dict[str, np.ndarray] | None = None,
+) -> Split:
+    """A Split with sorted train indices, test indices ascending, groups re-pointed."""
+    if len(train) == 0:
+        raise PIADError(
+            f"{protocol} on {ds.info.name} with normal {normal!r} gives no training images; "
+            "the loaded data lack that class or partition"
+        )
+    order = np.argsort(test, kind="stable")  # test indices ascending (sequential reads)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    groups = {k: np.sort(rank[v]) for k, v in (groups or {}).items()}
+    return Split(
+        dataset=ds.info.name,
+        protocol=protocol,
+        normal=normal,
+        seed=seed,
+        fingerprint=ds.fingerprint,
+        train=np.sort(np.asarray(train, dtype=np.int64)),
+        test=np.asarray(test, dtype=np.int64)[order],
+        test_labels=np.asarray(labels, dtype=np.int64)[order],
+        groups=groups,
+    )
+
+
+def one_vs_all(ds: ImageSet, normal: str, seed: int) -> Split:
+    """Train: the normal class of the official train split; test: the whole test split.
+
+    MNIST digit 0: 5,923 train; 10,000 test of which 980 normal (section 4.1).
+    """
+    check_protocol("one_vs_all", ds.info.name)
+    c = class_index(ds.info, normal)
+    train = np.flatnonzero((ds.partition == "train") & (ds.labels == c))
+    test = np.flatnonzero(ds.partition == "test")
+    labels = (ds.labels[test] != c).astype(np.int64)
+    return _split(ds, "one_vs_all", ds.info.classes[c], seed, train, test, labels)
+
+
+def gpnd_partition(labels: np.ndarray, n_classes: int, seed: int) -> list[tuple[np.ndarray, ...]]:
+    """Per class ``(train, test)``: all images of the class shuffled, first 80% (floor) train.
+
+    Depends only on the labels and the seed, so every normal class of one seed sees the
+    same 80/20 partition. Fashion-MNIST 7,000 -> 5,600 / 1,400; COIL-100 72 -> 57 / 15.
+    """
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k in range(n_classes):
+        idx = rng.permutation(np.flatnonzero(labels == k))
+        n_train = len(idx) * 4 // 5  # 80%, rounded down
+        parts.append((idx[:n_train], idx[n_train:]))
+    return parts
+
+
+def _gpnd(ds: ImageSet, protocol: str, normal: str, seed: int) -> Split:
+    c = class_index(ds.info, normal)
+    parts = gpnd_partition(ds.labels, len(ds.info.classes), seed)
+    train, normal_test = parts[c]
+    pool = np.concatenate([test for k, (_, test) in enumerate(parts) if k != c])
+    if len(pool) < len(normal_test):
+        raise PIADError(
+            f"{protocol} on {ds.info.name}: {len(normal_test)} anomalies needed but the other "
+            f"classes hold only {len(pool)} test images"
+        )
+    # the same number of anomalies as normal test images, drawn from the other classes' 20%
+    rng = np.random.default_rng([seed, c])
+    anomalies = rng.choice(np.sort(pool), size=len(normal_test), replace=False)
+    test = np.concatenate([normal_test, anomalies])
+    labels = np.concatenate([np.zeros(len(normal_test)), np.ones(len(anomalies))])
+    return _split(ds, protocol, ds.info.classes[c], seed, train, test, labels)
+
+
+def gpnd_80_20(ds: ImageSet, normal: str, seed: int) -> Split:
+    """GPND's protocol (section 4.1): pool all images; per class 80% train / 20% test; the
+    test set of the normal class is its 20% plus as many images drawn from the other classes'
+    20%."""
+    check_protocol("gpnd_80_20", ds.info.name)
+    return _gpnd(ds, "gpnd_80_20", normal, seed)
+
+
+def coil100_30(ds: ImageSet, normal: str, seed: int) -> Split:
+    """``gpnd_80_20`` on COIL-100, restricted to the authors' 30 fixed normal objects."""
+    check_protocol("coil100_30", ds.info.name)
+    c = class_index(ds.info, normal)
+    if c not in COIL100_NORMAL_LABELS:
+        raise PIADError(
+            f"{ds.info.classes[c]} is not one of the 30 normal objects of coil100_30 ("
+            + ", ".join(ds.info.classes[k] for k in COIL100_NORMAL_LABELS)
+            + "); use protocol gpnd_80_20 for any other object"
+        )
+    return _gpnd(ds, "coil100_30", normal, seed)
+
+
+def _celeba(
+    ds: ImageSet, protocol: str, normal: str, seed: int, excluded: tuple[str, ...]
+) -> Split:
+    check_protocol(protocol, ds.info.name)
+    if normal != CELEBA_NORMAL:
+        raise PIADError(
+            f"{protocol} has one normal set, named {CELEBA_NORMAL!r}, not {normal!r}; "
+            f"one model is scored against each of {', '.join(CELEBA_ATTRIBUTES)}"
+        )
+    if ds.attributes is None:
+        raise PIADError(f"{protocol} needs CelebA's attribute table; {ds.info.name} has none")
+    absent = [a for a in (*CELEBA_ATTRIBUTES, *excluded) if a not in ds.attributes.columns]
+    if absent:
+        raise PIADError(f"CelebA attribute table lacks {', '.join(absent)}; fetch it again")
+    attrs = {a: ds.attributes[a].to_numpy() == 1 for a in (*CELEBA_ATTRIBUTES, *excluded)}
+    is_normal = ~np.any([attrs[a] for a in (*CELEBA_ATTRIBUTES, *excluded)], axis=0)
+    train = np.flatnonzero((ds.partition == "train") & is_normal)
+    in_test = ds.partition == "test"
+    normals = np.flatnonzero(in_test & is_normal)
+    test, labels, groups = [normals], [np.zeros(len(normals))], {}
+    start = len(normals)
+    for a in CELEBA_ATTRIBUTES:
+        # anomaly of attribute a: a present, the other four absent (disjoint across a)
+        others = np.any([attrs[b] for b in CELEBA_ATTRIBUTES if b != a], axis=0)
+        members = np.flatnonzero(in_test & attrs[a] & ~others)
+        test.append(members)
+        labels.append(np.ones(len(members)))
+        groups[a] = np.arange(start, start + len(members))
+        start += len(members)
+    return _split(
+        ds, protocol, normal, seed, train, np.concatenate(test), np.concatenate(labels), groups
+    )
+
+
+def celeba_attributes(ds: ImageSet, normal: str, seed: int) -> Split:
+    """Normal: none of Bald, Mustache, Bangs, Eyeglasses, Wearing_Hat (official train/test
+    partitions; "valid" unused). One test set: all normal test images plus, per attribute,
+    the test images with it and none of the other four (``groups``)."""
+    return _celeba(ds, "celeba_attributes", normal, seed, ())
+
+
+def celeba_attributes_extended(ds: ImageSet, normal: str, seed: int) -> Split:
+    """As ``celeba_attributes``, with Bags_Under_Eyes, Goatee, Heavy_Makeup and Sideburns
+    also removed from the normal images (train and test); anomaly sets unchanged."""
+    return _celeba(ds, "celeba_attributes_extended", normal, seed, CELEBA_EXTENDED_EXCLUDED)
+
+
+def lsun_bedroom(ds: ImageSet, normal: str, seed: int) -> Split:
+    """Train: bedroom_train; test: bedroom_val (normal) and conference_room_val (anomaly)."""
+    check_protocol("lsun_bedroom", ds.info.name)
+    if normal != LSUN_NORMAL:
+        raise PIADError(f"lsun_bedroom's normal class is {LSUN_NORMAL!r}, not {normal!r}")
+    train = np.flatnonzero(ds.partition == "bedroom_train")
+    normals = np.flatnonzero(ds.partition == "bedroom_val")
+    anomalies = np.flatnonzero(ds.partition == "conference_room_val")
+    if len(normals) == 0 or len(anomalies) == 0:
+        raise PIADError("lsun_bedroom needs bedroom_val and conference_room_val images")
+    test = np.concatenate([normals, anomalies])
+    labels = np.concatenate([np.zeros(len(normals)), np.ones(len(anomalies))])
+    return _split(ds, "lsun_bedroom", normal, seed, train, test, labels)
+
+
+PROTOCOLS: dict[str, Callable[[ImageSet, str, int], Split]] = {
+    "one_vs_all": one_vs_all,
+    "gpnd_80_20": gpnd_80_20,
+    "coil100_30": coil100_30,
+    "celeba_attributes": celeba_attributes,
+    "celeba_attributes_extended": celeba_attributes_extended,
+    "lsun_bedroom": lsun_bedroom,
+}
+
+
+def make_split(protocol: str, dataset: ImageSet, normal: str, seed: int) -> Split:
+    """The split of ``dataset`` for ``protocol``, normal class ``normal`` and ``seed``."""
+    build = lookup(PROTOCOLS, "protocol", protocol)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise PIADError(f"seed must be a non-negative integer, not {seed!r}")
+    return build(dataset, str(normal), int(seed))
+
+
+def normal_classes(protocol: str, info: DatasetInfo) -> list[str]:
+    """The normal classes that a full run of ``protocol`` on this dataset uses."""
+    check_protocol(protocol, info.name)
+    if protocol == "coil100_30":
+        return [info.classes[k] for k in COIL100_NORMAL_LABELS]
+    if protocol.startswith("celeba_attributes"):
+        return [CELEBA_NORMAL]
+    if protocol == "lsun_bedroom":
+        return [LSUN_NORMAL]
+    return list(info.classes)
