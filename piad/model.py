@@ -1,0 +1,246 @@
+"""The PIAD estimator: fit on normal images, score new ones (eq. 1), save and load.
+
+>>> model = PIAD(PIADConfig.preset("mnist")).fit(train_uint8)           # doctest: +SKIP
+>>> scores = model.score(test_uint8)  # higher = more anomalous   # doctest: +SKIP
+>>> model.save("mnist.pt"); PIAD.load("mnist.pt").score(test_uint8)     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+import piad
+from piad.config import PIADConfig
+from piad.errors import PIADError
+from piad.io import atomic_torch_save
+from piad.networks import Networks, build_networks
+from piad.trainer import Trainer, bind_distance, resolve_device, to_float_images
+
+MODEL_FORMAT = "piad-model/1"
+
+
+def prepare_images(images: Any, config: PIADConfig) -> Tensor:
+    """Images as a CPU tensor (N, C, S, S): uint8 stays uint8, float stays in [-1, 1].
+
+    Accepts numpy uint8 (N, H, W) or (N, H, W, C), or a torch float tensor (N, C, H, W) in
+    [-1, 1]. Resizes (bilinear, antialiased) to ``config.image_size`` when needed and checks
+    the number of channels.
+    """
+    if isinstance(images, np.ndarray):
+        if images.dtype != np.uint8:
+            raise PIADError(
+                f"numpy images must be uint8 (N, H, W[, C]), got {images.dtype}; pass floats "
+                "as a torch tensor (N, C, H, W) in [-1, 1]"
+            )
+        if images.ndim == 3:
+            images = images[..., None]
+        if images.ndim != 4 or images.shape[-1] not in (1, 3):
+            raise PIADError(
+                f"numpy images must be shaped (N, H, W) or (N, H, W, 1|3), got {images.shape}"
+            )
+        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
+    elif isinstance(images, Tensor) and images.is_floating_point():
+        if images.dim() != 4 or images.shape[1] not in (1, 3):
+            raise PIADError(
+                f"float images must be a tensor (N, 1|3, H, W), got {tuple(images.shape)}"
+            )
+        x = images.detach().cpu().float()
+        if x.numel() and (x.min() < -1.001 or x.max() > 1.001 or not torch.isfinite(x).all()):
+            raise PIADError(
+                f"float images must lie in [-1, 1], got [{float(x.min()):.3g}, "
+                f"{float(x.max()):.3g}]; rescale with x / 127.5 - 1"
+            )
+    else:
+        raise PIADError(
+            f"images must be a numpy uint8 array (N, H, W[, C]) or a float tensor (N, C, H, W) "
+            f"in [-1, 1], got {type(images).__name__}"
+        )
+    if x.shape[0] == 0:
+        raise PIADError("no images given")
+    if x.shape[1] != config.in_channels:
+        raise PIADError(
+            f"images have {x.shape[1]} channel(s) but the config expects {config.in_channels}; "
+            f"convert them or use a config with in_channels={x.shape[1]}"
+        )
+    size = config.image_size
+    if tuple(x.shape[2:]) != (size, size):
+        from torchvision.transforms.v2.functional import resize
+
+        x = resize(x, [size, size], antialias=True)
+    return x
+
+
+class PIAD:
+    """Perceptual Image Anomaly Detection (Tuluptceva et al., 2019).
+
+    ``features`` injects a perceptual network (tests use a tiny one); otherwise
+    ``piad.perceptual.load_perceptual(config.perceptual_weights, config.perceptual_stats)``
+    is loaded on first need, and never when both distances are "mse".
+    """
+
+    def __init__(
+        self, config: PIADConfig | None = None, *, features: torch.nn.Module | None = None
+    ) -> None:
+        self.config = config if config is not None else PIADConfig()
+        self.device = resolve_device(self.config.device)
+        self.networks: Networks = build_networks(self.config).to(self.device)
+        self._features = features
+        self.iterations_run = 0
+        self.fitted = False
+        self._saved_perceptual: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ perceptual network
+    def _needs_features(self, distance: str) -> bool:
+        from piad.config import PERCEPTUAL_DISTANCES
+
+        return distance in PERCEPTUAL_DISTANCES
+
+    def features(self) -> torch.nn.Module:
+        """The perceptual network, loaded once on first use."""
+        if self._features is None:
+            from piad.perceptual import load_perceptual
+
+            self._features = load_perceptual(
+                self.config.perceptual_weights, self.config.perceptual_stats, self.device
+            )
+            self._check_same_perceptual()
+        return self._features.to(self.device)
+
+    def _check_same_perceptual(self) -> None:
+        saved, now = self._saved_perceptual, getattr(self._features, "provenance", None)
+        if saved and now and saved.get("stats_sha256") != now.get("stats_sha256"):
+            warnings.warn(
+                "the perceptual statistics differ from the ones the model was trained with "
+                f"({saved.get('stats')} vs {now.get('stats')}); scores are not comparable",
+                stacklevel=3,
+            )
+
+    def _distance(self, name: str):  # type: ignore[no-untyped-def]
+        return bind_distance(name, self.features() if self._needs_features(name) else None)
+
+    # ------------------------------------------------------------------ training
+    def fit(self, images: Any, *, workdir: str | Path | None = None, progress: bool = True) -> PIAD:
+        """Train on normal images (Alg. 1); resumes from ``workdir``'s checkpoint if present."""
+        x = prepare_images(images, self.config)
+        needs = self._needs_features(self.config.reconstruction)
+        trainer = Trainer(  # fresh seeded networks, or the workdir's checkpoint
+            self.config,
+            x,
+            features=self.features() if needs else None,
+            workdir=workdir,
+            progress=progress,
+        )
+        trainer.run()
+        self.networks = trainer.networks
+        self.iterations_run = trainer.iteration
+        self.fitted = True
+        return self
+
+    # ------------------------------------------------------------------ inference
+    def _require_fitted(self) -> None:
+        if not self.fitted:
+            raise PIADError("the model is not trained: call fit(images) or PIAD.load(path) first")
+
+    def _batches(self, images: Any, batch_size: int):  # type: ignore[no-untyped-def]
+        if batch_size < 1:
+            raise PIADError(f"batch_size must be >= 1, got {batch_size}")
+        x = prepare_images(images, self.config)
+        for i in range(0, x.shape[0], batch_size):
+            yield to_float_images(x[i : i + batch_size].to(self.device))
+
+    @torch.no_grad()
+    def score(self, images: Any, batch_size: int = 256) -> np.ndarray:
+        """A(x) = d(x, G(E(x))) per image (eq. 1); higher = more anomalous. Shape (N,)."""
+        self._require_fitted()
+        distance = self._distance(self.config.score_distance_name)
+        E, G = self.networks.E, self.networks.G
+        out = [distance(x, G(E(x))).float().cpu() for x in self._batches(images, batch_size)]
+        return torch.cat(out).numpy().astype(np.float64)
+
+    @torch.no_grad()
+    def reconstruct(self, images: Any, batch_size: int = 256) -> Tensor:
+        """G(E(x)) for each image, float (N, C, S, S) on CPU (linear output, about [-1, 1])."""
+        self._require_fitted()
+        E, G = self.networks.E, self.networks.G
+        return torch.cat([G(E(x)).cpu() for x in self._batches(images, batch_size)])
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0) -> Tensor:
+        """G(z) for n latent codes z ~ N(0, I) drawn from ``seed``; float on CPU."""
+        gen = torch.Generator().manual_seed(seed)
+        z = torch.randn((n, *self.config.latent_shape), generator=gen)
+        return self.networks.G(z.to(self.device)).cpu()
+
+    # ------------------------------------------------------------------ persistence
+    def provenance(self) -> dict[str, Any]:
+        """What made this model: config, perceptual weights/stats, iterations, device, versions."""
+        perceptual = None
+        if self.config.needs_perceptual:  # an injected but unused extractor is not recorded
+            perceptual = getattr(self._features, "provenance", None) or self._saved_perceptual
+        return _plain(
+            {
+                "config": self.config.to_dict(),
+                "perceptual": perceptual,
+                "reconstruction": self.config.reconstruction,
+                "score_distance": self.config.score_distance_name,
+                "iterations": self.iterations_run,
+                "device": str(self.device),
+                "torch": torch.__version__,
+                "piad": piad.__version__,
+                "python": platform.python_version(),
+            }
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write config, networks and provenance to ``path`` (atomic; torch.load-able)."""
+        self._require_fitted()
+        state = {k: v.detach().cpu() for k, v in self.networks.state_dict().items()}
+        return atomic_torch_save(
+            {
+                "format": MODEL_FORMAT,
+                "config": self.config.to_dict(),
+                "networks": state,
+                "provenance": self.provenance(),
+            },
+            path,
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], device: str | None = None) -> PIAD:
+        """A model written by :meth:`save`; ``device`` overrides the saved config's."""
+        path = Path(path)
+        if not path.is_file():
+            raise PIADError(f"no model file at {path}; train one with PIAD(config).fit(images)")
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise PIADError(f"cannot read model file {path}: {type(e).__name__}: {e}") from e
+        if not isinstance(blob, dict) or blob.get("format") != MODEL_FORMAT:
+            raise PIADError(f"{path} is not a PIAD model file (format {MODEL_FORMAT})")
+        config = PIADConfig.from_dict(blob["config"])
+        if device is not None:
+            config = config.replace(device=device)
+        model = cls(config)
+        model.networks.load_state_dict(blob["networks"])
+        provenance = blob.get("provenance") or {}
+        model.iterations_run = int(provenance.get("iterations", 0))
+        model._saved_perceptual = provenance.get("perceptual")
+        model.fitted = True
+        return model
+
+
+def _plain(obj: Any) -> Any:
+    """JSON-able copy (str for anything exotic), loadable with ``weights_only=True``."""
+    return json.loads(json.dumps(obj, default=str))
+
+
+__all__ = ["MODEL_FORMAT", "PIAD", "prepare_images"]
