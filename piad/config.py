@@ -296,3 +296,23 @@ __all__ = [
     "PIADConfig",
     "fidelity_rows",
 ]
+
+
+def fidelity_markdown() -> str:
+    """The paper-vs-code table, one row per differing field (families that share it merged)."""
+    from tabulate import tabulate
+
+    merged: dict[tuple[str, str, str, str], list[str]] = {}
+    for row in fidelity_rows():
+        key = (row["field"], str(row["code"]), str(row["paper"]), row["why"])
+        merged.setdefault(key, []).append(row["family"])
+    rows = [
+        [field, ", ".join(fams), code, paper, why]
+        for (field, code, paper, why), fams in merged.items()
+    ]
+    headers = ["field", "families", "code (default)", "paper (--variant paper)", "why"]
+    return tabulate(rows, headers=headers, tablefmt="github")
+
+
+if __name__ == "__main__":  # python -m piad.config: print the fidelity table
+    print(fidelity_markdown())

@@ -110,3 +110,11 @@ def test_needs_perceptual() -> None:
 def test_preset_with_changes() -> None:
     c = PIADConfig.preset("cifar10", weights="fixed", reconstruction="mse")
     assert (c.weights, c.reconstruction, c.gamma_g, c.gamma_e) == ("fixed", "mse", 100.0, 10.0)
+
+
+def test_fidelity_table_lists_each_paper_vs_code_difference():
+    from piad.config import fidelity_markdown
+
+    table = fidelity_markdown()
+    assert "| iterations     | lsun " in table and "300000" in table and "200000" in table
+    assert table.count("\n") == 1 + 4  # header rule + lr_ge, statistic, pooling, LSUN iterations
