@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import piad_tiny
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
@@ -186,24 +187,8 @@ def test_filter_histogram_and_stats_file(tmp_path, monkeypatch):
 
 
 def tiny_config(**changes):
-    from piad.config import PIADConfig
-
-    base = dict(
-        family="custom",
-        image_size=8,
-        in_channels=3,
-        latent_dim=4,
-        gen_channels=(4, 4),
-        enc_channels=(4, 4),
-        dx_channels=(4, 4),
-        dz_hidden=(8,),
-        batch_size=4,
-        iterations=2,
-        reconstruction="mse",
-        checkpoint_every=1,
-        device="cpu",
-    )
-    return PIADConfig(**{**base, **changes})
+    base = dict(in_channels=3, dz_hidden=(8,), batch_size=4, iterations=2, checkpoint_every=1)
+    return piad_tiny.tiny_config(**{**base, **changes})
 
 
 def toy_images(n: int, seed: int, bright: bool) -> np.ndarray:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from piad_tiny import tiny_config
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
@@ -17,32 +18,6 @@ from piad.errors import PIADError
 from piad.losses import mse
 from piad.model import prepare_images
 from piad.perceptual import PerceptualFeatures, to_three_channels
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def tiny_config(**changes) -> PIADConfig:
-    base = PIADConfig(
-        family="custom",
-        image_size=8,
-        latent_dim=4,
-        gen_channels=(4, 4),
-        enc_channels=(4, 4),
-        dx_channels=(4, 4),
-        dz_hidden=(8, 8),
-        batch_size=8,
-        n_weight=3,
-        iterations=4,
-        reconstruction="mse",
-        device="cpu",
-    )
-    return base.replace(**changes)
 
 
 def tiny_features(seed: int = 0, filters: int = 8) -> PerceptualFeatures:

@@ -15,14 +15,6 @@ from piad.errors import PIADError
 from piad.networks import build_networks
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def conv_weights(net: nn.Module) -> int:
     return sum(m.weight.numel() for m in net.modules() if isinstance(m, nn.Conv2d))
 

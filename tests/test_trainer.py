@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import piad_tiny
 import pytest
 import torch
 from torch import nn
@@ -16,34 +17,17 @@ from piad.perceptual import PerceptualFeatures, to_three_channels
 from piad.trainer import LOG_COLUMNS, BatchSource, Trainer, to_float_images
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_config(**changes) -> PIADConfig:
-    base = PIADConfig(
-        family="custom",
-        image_size=8,
-        in_channels=1,
-        latent_dim=4,
-        gen_channels=(4, 4),
-        enc_channels=(4, 4),
-        dx_channels=(4, 4),
-        dz_hidden=(8, 8),
-        batch_size=8,
-        n_weight=3,
-        checkpoint_every=4,
-        log_every=2,
-        sample_every=1000,
-        device="cpu",
-        seed=0,
-        reconstruction="mse",
+    return piad_tiny.tiny_config(
+        **{
+            "in_channels": 1,
+            "checkpoint_every": 4,
+            "log_every": 2,
+            "sample_every": 1000,
+            "seed": 0,
+            **changes,
+        }
     )
-    return base.replace(**changes)
 
 
 def tiny_features(seed: int = 0) -> PerceptualFeatures:

@@ -20,14 +20,6 @@ from piad.weighting import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_ewm_matches_pandas_adjust_false() -> None:
     values = np.random.default_rng(0).lognormal(size=(50, 3))
     expected = pd.DataFrame(values).ewm(alpha=0.05, adjust=False).mean().to_numpy()
