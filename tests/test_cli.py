@@ -232,3 +232,15 @@ def test_run_all_at_the_repository_root_if_present():
         [sys.executable, str(script), "--list-suites"], capture_output=True, text=True, cwd=ROOT
     )
     assert done.returncode == 0 and "table2" in done.stdout
+
+
+def test_output_piped_into_head_ends_quietly(tmp_path):
+    cmd = [sys.executable, str(ROOT / "run_all.py"), "--suite", "table2", "--dry-run"]
+    cmd += ["--no-progress", "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert b"dataset" in proc.stdout.readline()  # like `| head -1`: read one line, hang up
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in err
