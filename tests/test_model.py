@@ -189,3 +189,13 @@ def test_learns_stripes_and_flags_the_other_orientation() -> None:
     auc = roc_auc_score(np.r_[np.zeros(100), np.ones(100)], np.r_[normal, anomalous])
     assert auc > 0.9, f"ROC AUC {auc:.3f}"
     assert time.perf_counter() - start < 300
+
+
+def test_bf16_autocast_is_opt_in_and_changes_only_numerics() -> None:
+    images = stripes(16, False, 0, size=8)
+    fp32 = PIAD(tiny_config(in_channels=1, seed=3)).fit(images, progress=False)
+    bf16 = PIAD(tiny_config(in_channels=1, seed=3)).fit(images, progress=False, autocast="bf16")
+    a, b = fp32.score(images), bf16.score(images)
+    assert np.isfinite(b).all() and not np.array_equal(a, b)
+    with pytest.raises(PIADError, match="unknown autocast mode 'fp8'"):
+        PIAD(tiny_config(in_channels=1)).fit(images, progress=False, autocast="fp8")
