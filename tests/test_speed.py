@@ -19,6 +19,8 @@ ALL_QUANTITIES = TRAIN_QUANTITIES | {
     "score_img_per_s_b32",
     "score_img_per_s_large",
     "peak_rss_gb",
+    "feature_cache_build_s",  # the tiny run caches its 64 images' features ("auto")
+    "feature_cache_gb",
 }
 
 
@@ -63,7 +65,7 @@ def test_fresh_subprocess_reports_training_figures():
     settings = speed.BenchSettings(preset="cifar10", iters=1, warmup=0, tiny=True,
                                    train_only=True, threads=1, **speed.TINY_SIZES)  # fmt: skip
     figures = speed.run_fresh(settings)
-    assert set(figures) == TRAIN_QUANTITIES
+    assert set(figures) == TRAIN_QUANTITIES | {"feature_cache_build_s", "feature_cache_gb"}
     assert figures["iter_per_s_fp32"] == pytest.approx(1 / figures["s_per_iter"])
 
 
@@ -159,3 +161,16 @@ def test_bf16_mode_reports_bf16_rate_and_score_difference(tmp_path):
     assert "iter_per_s_bf16" in rows and "iter_per_s_fp32" not in rows
     assert rows["s_per_iter"]["note"].endswith("bf16 autocast")
     assert 0 <= float(rows["bf16_score_rel_diff"]["value"]) < 1
+
+
+def test_feature_cache_off_drops_its_rows_and_notes_it(tmp_path):
+    argv = ["--tiny", "--in-process", "--presets", "mnist", "--iters", "1", "--warmup", "0"]
+    assert (
+        speed.main([*argv, "--threads", "1", "--feature-cache", "off", "--out", str(tmp_path)]) == 0
+    )
+    rows = _read(tmp_path / "speed.csv")
+    assert {r["quantity"] for r in rows} == ALL_QUANTITIES - {
+        "feature_cache_build_s",
+        "feature_cache_gb",
+    }
+    assert {r["note"] for r in rows} == {"tiny config feature cache off"}
