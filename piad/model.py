@@ -23,7 +23,13 @@ from piad.config import PIADConfig
 from piad.errors import PIADError
 from piad.io import atomic_torch_save
 from piad.networks import Networks, build_networks
-from piad.trainer import Trainer, bind_distance, resolve_device, to_float_images
+from piad.trainer import (
+    Trainer,
+    autocast_context,
+    bind_distance,
+    resolve_device,
+    to_float_images,
+)
 
 MODEL_FORMAT = "piad-model/1"
 # Default scoring batch per device. On CPU the VGG-19 activations of a large batch leave the
@@ -181,17 +187,23 @@ class PIAD:
             yield to_float_images(x[i : i + batch_size].to(self.device))
 
     @torch.inference_mode()
-    def score(self, images: Any, batch_size: int | None = None) -> np.ndarray:
+    def score(
+        self, images: Any, batch_size: int | None = None, autocast: str = "none"
+    ) -> np.ndarray:
         """A(x) = d(x, G(E(x))) per image (eq. 1); higher = more anomalous. Shape (N,).
 
         ``batch_size`` None: :data:`SCORE_BATCH` for the device (32 on CPU, 256 on GPU).
+        ``autocast="bf16"`` scores under bfloat16 autocast: 1.9x faster on a 2-core CPU with
+        bf16 units; on one trained MNIST model the scores moved by 0.2% (median, 1.3% at most)
+        and the AUC by +0.0006 (``python -m benchmarks.bf16_effect``). Off by default.
         """
         self._require_fitted()
         if batch_size is None:
             batch_size = SCORE_BATCH.get(self.device.type, SCORE_BATCH["cuda"])
         distance = self._distance(self.config.score_distance_name)
         E, G = self.networks.E, self.networks.G
-        out = [distance(x, G(E(x))).float().cpu() for x in self._batches(images, batch_size)]
+        with autocast_context(self.device, autocast):
+            out = [distance(x, G(E(x))).float().cpu() for x in self._batches(images, batch_size)]
         return torch.cat(out).numpy().astype(np.float64)
 
     @torch.no_grad()

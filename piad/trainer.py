@@ -91,6 +91,15 @@ def resolve_device(name: str | torch.device) -> torch.device:
     return device
 
 
+def autocast_context(device: torch.device, mode: str) -> contextlib.AbstractContextManager[Any]:
+    """``torch.autocast(device.type, bfloat16)`` for ``mode="bf16"``, a no-op for ``"none"``."""
+    if mode not in AUTOCAST_MODES:
+        raise unknown_name("autocast mode", mode, AUTOCAST_MODES)
+    if mode == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def derived_seeds(seed: int, n: int) -> list[int]:
     """``n`` independent 63-bit seeds from one seed (numpy SeedSequence)."""
     children = np.random.SeedSequence(seed).spawn(n)
@@ -474,9 +483,7 @@ class Trainer:
 
     def autocast_context(self) -> contextlib.AbstractContextManager[Any]:
         """``torch.autocast(device, bfloat16)`` when ``autocast="bf16"``, else a no-op."""
-        if self.autocast == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return autocast_context(self.device, self.autocast)
 
     def step(self) -> None:
         """One iteration of Algorithm 1."""
@@ -697,6 +704,7 @@ __all__ = [
     "LOG_NAME",
     "BatchSource",
     "Trainer",
+    "autocast_context",
     "bind_distance",
     "derived_seeds",
     "resolve_device",

@@ -112,6 +112,15 @@ def test_score_is_distance_to_reconstruction(fitted: PIAD) -> None:
     assert np.all(scores > 0)
 
 
+def test_bf16_scores_are_close_not_equal_and_bad_mode_is_named(fitted: PIAD) -> None:
+    images = stripes(7, True, 3, size=8)
+    ref, low = fitted.score(images), fitted.score(images, autocast="bf16")
+    assert not np.array_equal(ref, low)  # bf16 really ran
+    np.testing.assert_allclose(low, ref, rtol=0.05)  # about 3 significant digits
+    with pytest.raises(PIADError, match="unknown autocast mode 'fp8'"):
+        fitted.score(images, autocast="fp8")
+
+
 def test_reconstruct_and_sample_shapes_and_seed(fitted: PIAD) -> None:
     assert fitted.reconstruct(stripes(3, False, 4, size=8)).shape == (3, 1, 8, 8)
     a, b, c = fitted.sample(5, seed=1), fitted.sample(5, seed=1), fitted.sample(5, seed=2)
