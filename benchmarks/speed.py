@@ -164,7 +164,7 @@ def measure(settings: BenchSettings) -> dict[str, float]:
     from piad.config import PIADConfig
     from piad.model import PIAD
     from piad.perceptual import load_perceptual
-    from piad.trainer import Trainer
+    from piad.trainer import Trainer, network_layout
 
     s = settings
     torch.set_num_threads(s.threads)
@@ -261,6 +261,7 @@ def measure(settings: BenchSettings) -> dict[str, float]:
         trainer.iteration = (trainer.iteration // config.n_weight + 1) * config.n_weight - 1
         extra.append(timed_step()[2] - timed_step()[2])
     out["policy_extra_s"] = statistics.median(extra)
+    out["peak_rss_train_gb"] = _peak_rss_gb()  # training only (what follows are measurements)
 
     # VGG-19 inside the E+G step, in isolation: forward of x (no grad) and of G(E(x)) (grad),
     # then the backward pass through the features of G(E(x))
@@ -280,11 +281,10 @@ def measure(settings: BenchSettings) -> dict[str, float]:
         bwd.append(t2 - t1)
     out["vgg_forward_s"] = statistics.median(fwd)
     out["vgg_backward_s"] = statistics.median(bwd)
-    out["peak_rss_train_gb"] = _peak_rss_gb()
 
     # scoring 1,000 images: PIAD.score at batch 32 and at a large batch
     model = PIAD(config, features=features)
-    model.networks = trainer.networks.to(memory_format=torch.contiguous_format)  # as PIAD.fit
+    model.networks = trainer.networks.to(memory_format=network_layout(device))  # as PIAD.fit
     model.fitted = True
     test = images[: s.score_images].permute(0, 2, 3, 1).numpy()
     for key, batch in (("score_img_per_s_b32", 32), ("score_img_per_s_large", s.score_large_batch)):

@@ -27,6 +27,7 @@ from piad.trainer import (
     Trainer,
     autocast_context,
     bind_distance,
+    network_layout,
     resolve_device,
     to_float_images,
 )
@@ -103,6 +104,7 @@ class PIAD:
         self.config = config if config is not None else PIADConfig()
         self.device = resolve_device(self.config.device)
         self.networks: Networks = build_networks(self.config).to(self.device)
+        self.networks.to(memory_format=network_layout(self.device))  # channels_last on CPU
         self._features = features
         self.iterations_run = 0
         self.fitted = False
@@ -167,9 +169,9 @@ class PIAD:
             feature_cache=feature_cache,
         )
         trainer.run()
-        # back to the default layout (the trainer may use channels_last on CPU): a fitted model
-        # and the same model loaded from disk then score bit-for-bit alike
-        self.networks = trainer.networks.to(memory_format=torch.contiguous_format)
+        # the layout a loaded model gets too: a fitted model and the same model loaded from disk
+        # then score bit-for-bit alike
+        self.networks = trainer.networks.to(memory_format=network_layout(self.device))
         self.iterations_run = trainer.iteration
         self.fitted = True
         return self

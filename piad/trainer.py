@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import ctypes
 import io
 import math
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -62,8 +64,8 @@ RESUMABLE_FIELDS = frozenset(
 )
 N_VIEW = 8  # images per row of the sample grids
 # E, G, D_X and the training batches in channels_last on CPU: measured 10-20% faster critic and
-# E+G steps (MNIST and CIFAR-10 presets, 2 threads; benchmarks/speed.py). The frozen VGG-19 keeps
-# the default layout (no measured gain). Not applied on CUDA (unmeasured there).
+# E+G steps (MNIST and CIFAR-10 presets, 2 threads; benchmarks/speed.py), and E+G 10% faster when
+# scoring (PIAD keeps this layout too). Not applied on CUDA (unmeasured there).
 CPU_CHANNELS_LAST = True
 # Trainer(autocast=...): "bf16" runs each iteration under torch.autocast(bfloat16). It changes the
 # numerics, so it is off by default; measured 1.7x faster on this 2-core AVX-512-BF16 CPU (MNIST
@@ -98,6 +100,28 @@ def autocast_context(device: torch.device, mode: str) -> contextlib.AbstractCont
     if mode == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def release_free_heap() -> bool:
+    """Hand freed heap memory back to the OS (glibc ``malloc_trim``); False where unavailable.
+
+    Called once after the feature cache is built: the freed activations of the build sit between
+    the cache's blocks and would otherwise stay resident (measured -15 to -25 MiB training peak on
+    the MNIST preset; one call takes about 20 ms).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return bool(ctypes.CDLL(None).malloc_trim(0))
+    except (OSError, AttributeError):  # not glibc (musl, ...)
+        return False
+
+
+def network_layout(device: torch.device) -> torch.memory_format:
+    """Memory format of E, G, D_X and their inputs: channels_last on CPU, the default elsewhere."""
+    if device.type == "cpu" and CPU_CHANNELS_LAST:
+        return torch.channels_last
+    return torch.contiguous_format
 
 
 def derived_seeds(seed: int, n: int) -> list[int]:
@@ -267,10 +291,8 @@ class Trainer:
             )
         self.features = features.to(self.device) if needs_features and features else None
         self.distance = bind_distance(config.reconstruction, self.features)
-        layout = torch.contiguous_format
-        if self.device.type == "cpu" and CPU_CHANNELS_LAST:
-            layout = torch.channels_last
-            self.networks.to(memory_format=layout)  # in place, like .to(device) above
+        layout = network_layout(self.device)
+        self.networks.to(memory_format=layout)  # in place, like .to(device) above
         self.data = BatchSource(images, config.batch_size, self.device, data_seed, layout)
         self.noise = torch.Generator(device=self.device).manual_seed(noise_seed)
         self._view_seed = view_seed
@@ -441,6 +463,8 @@ class Trainer:
                     start += f.shape[0]
                     bar.update(x.shape[0])
             self._fx_cache = cache
+            if self.device.type == "cpu":
+                release_free_heap()  # the build's freed activations, interleaved with the cache
         except torch.OutOfMemoryError:
             cache = None
             warnings.warn(
@@ -707,6 +731,7 @@ __all__ = [
     "autocast_context",
     "bind_distance",
     "derived_seeds",
+    "network_layout",
     "resolve_device",
     "to_float_images",
 ]
