@@ -195,9 +195,9 @@ class PIAD:
         """A(x) = d(x, G(E(x))) per image (eq. 1); higher = more anomalous. Shape (N,).
 
         ``batch_size`` None: :data:`SCORE_BATCH` for the device (32 on CPU, 256 on GPU).
-        ``autocast="bf16"`` scores under bfloat16 autocast: 1.9x faster on a 2-core CPU with
-        bf16 units; on one trained MNIST model the scores moved by 0.2% (median, 1.3% at most)
-        and the AUC by +0.0006 (``python -m benchmarks.bf16_effect``). Off by default.
+        ``autocast="bf16"`` scores under bfloat16 autocast: 2-2.8x faster on a 2-core CPU with
+        bf16 units; on one trained MNIST model the scores moved by 0.17% (median, 1.1% at most)
+        and the AUC by -0.0015 (``python -m benchmarks.bf16_effect``). Off by default.
         """
         self._require_fitted()
         if batch_size is None:
