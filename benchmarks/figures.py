@@ -42,7 +42,7 @@ import torch
 from torch import Tensor
 
 from piad.errors import MissingInputError, PIADError, lookup
-from piad.io import atomic_write_bytes, atomic_write_text
+from piad.io import atomic_write_bytes, atomic_write_text, read_torch_file
 
 DEFAULT_OUT = Path("results") / "figures"
 FORMATS = ("png", "pdf")
@@ -447,10 +447,7 @@ def load_model(path: str | os.PathLike[str], device: str = "auto") -> Any:
             )
     if not path.is_file():
         raise MissingInputError(f"no model file at {path}; give a PIAD.save file or a job folder")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise PIADError(f"cannot read model file {path}: {type(e).__name__}: {e}") from e
+    blob = read_torch_file(path, "model file")
     fmt = blob.get("format") if isinstance(blob, dict) else None
     if fmt == MODEL_FORMAT:
         return PIAD.load(path, device=device)

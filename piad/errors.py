@@ -21,6 +21,11 @@ class TrainingDivergedError(PIADError):
     """A loss became NaN or inf during training."""
 
 
+def one_line(error: BaseException) -> str:
+    """``"TypeName: message"`` on one line (for error messages that quote another error)."""
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
 def unknown_name(kind: str, name: object, known: Iterable[object]) -> PIADError:
     """Error for a name that is not in a registry, listing the names that are.
 

@@ -65,3 +65,26 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     buf = io.BytesIO()
     torch.save(obj, buf)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def read_torch_file(
+    path: str | os.PathLike[str], what: str, hint: str = "", mmap: bool = False
+) -> Any:
+    """``torch.load`` onto the CPU with ``weights_only``; an unreadable file raises one
+    :class:`~piad.errors.PIADError` line, "cannot read <what> <path>: <error><hint>".
+
+    ``mmap`` maps zip-format files instead of reading them (legacy files are read whole).
+    """
+    import torch
+
+    from piad.errors import PIADError, one_line
+
+    try:
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        except RuntimeError:
+            if not mmap:
+                raise
+            return torch.load(path, map_location="cpu", weights_only=True)  # legacy format
+    except Exception as e:
+        raise PIADError(f"cannot read {what} {path}: {one_line(e)}{hint}") from e

@@ -21,7 +21,7 @@ from torch import Tensor
 import piad
 from piad.config import PIADConfig
 from piad.errors import PIADError
-from piad.io import atomic_torch_save
+from piad.io import atomic_torch_save, read_torch_file
 from piad.networks import Networks, build_networks
 from piad.trainer import (
     Trainer,
@@ -262,10 +262,7 @@ class PIAD:
         path = Path(path)
         if not path.is_file():
             raise PIADError(f"no model file at {path}; train one with PIAD(config).fit(images)")
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:
-            raise PIADError(f"cannot read model file {path}: {type(e).__name__}: {e}") from e
+        blob = read_torch_file(path, "model file")
         if not isinstance(blob, dict) or blob.get("format") != MODEL_FORMAT:
             raise PIADError(f"{path} is not a PIAD model file (format {MODEL_FORMAT})")
         config = PIADConfig.from_dict(blob["config"])

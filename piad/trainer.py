@@ -47,7 +47,7 @@ from piad.config import PERCEPTUAL_DISTANCES, PIADConfig
 from piad.errors import PIADError, TrainingDivergedError, unknown_name
 from piad.feature_cache import FeatureCache
 from piad.grids import samples_and_reconstructions, save_grid
-from piad.io import atomic_torch_save, atomic_write_text
+from piad.io import atomic_torch_save, atomic_write_text, read_torch_file
 from piad.networks import Networks, build_networks
 from piad.optim import Adam
 from piad.weighting import make_weight_policies
@@ -662,12 +662,7 @@ class Trainer:
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Resume from a checkpoint of the same config and data."""
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:
-            raise PIADError(
-                f"cannot read checkpoint {path} ({type(e).__name__}: {e}); delete it to start over"
-            ) from e
+        state = read_torch_file(path, "checkpoint", hint="; delete it to start over")
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise PIADError(f"{path} is not a PIAD training checkpoint; use another workdir")
         saved = PIADConfig.from_dict(state["config"]).to_dict()

@@ -12,7 +12,13 @@ import pytest
 from benchmarks.jobs import Job
 from benchmarks.splits import Split
 from piad.errors import PIADError, lookup
-from piad.io import atomic_save_npz, atomic_write_json, atomic_write_text
+from piad.io import (
+    atomic_save_npz,
+    atomic_torch_save,
+    atomic_write_json,
+    atomic_write_text,
+    read_torch_file,
+)
 
 
 def test_atomic_write_replaces_and_leaves_no_temp_files(tmp_path):
@@ -89,3 +95,18 @@ def test_importing_piad_does_not_import_torch():
     code = "import sys, piad; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("mmap", [False, True])
+def test_read_torch_file_round_trip_and_one_line_error(tmp_path, mmap):
+    import torch
+
+    path = atomic_torch_save({"w": torch.arange(3)}, tmp_path / "ok.pt")
+    assert torch.equal(read_torch_file(path, "weights file", mmap=mmap)["w"], torch.arange(3))
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a torch file\nsecond line")
+    with pytest.raises(PIADError) as err:
+        read_torch_file(bad, "checkpoint", hint="; delete it to start over", mmap=mmap)
+    message = str(err.value)
+    assert message.startswith(f"cannot read checkpoint {bad}: ")
+    assert message.endswith("; delete it to start over") and "\n" not in message
