@@ -164,7 +164,7 @@ def measure(settings: BenchSettings) -> dict[str, float]:
     from piad.config import PIADConfig
     from piad.model import PIAD
     from piad.perceptual import load_perceptual
-    from piad.trainer import Trainer, network_layout
+    from piad.trainer import Trainer
 
     s = settings
     torch.set_num_threads(s.threads)
@@ -284,7 +284,7 @@ def measure(settings: BenchSettings) -> dict[str, float]:
 
     # scoring 1,000 images: PIAD.score at batch 32 and at a large batch
     model = PIAD(config, features=features)
-    model.networks = trainer.networks.to(memory_format=network_layout(device))  # as PIAD.fit
+    model.networks = trainer.networks  # as PIAD.fit (already in network_layout(device))
     model.fitted = True
     test = images[: s.score_images].permute(0, 2, 3, 1).numpy()
     for key, batch in (("score_img_per_s_b32", 32), ("score_img_per_s_large", s.score_large_batch)):

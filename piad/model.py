@@ -169,9 +169,9 @@ class PIAD:
             feature_cache=feature_cache,
         )
         trainer.run()
-        # the layout a loaded model gets too: a fitted model and the same model loaded from disk
-        # then score bit-for-bit alike
-        self.networks = trainer.networks.to(memory_format=network_layout(self.device))
+        # the trainer keeps them in network_layout(device), the layout a loaded model gets too:
+        # a fitted model and the same model loaded from disk then score bit-for-bit alike
+        self.networks = trainer.networks
         self.iterations_run = trainer.iteration
         self.fitted = True
         return self

@@ -68,13 +68,14 @@ N_VIEW = 8  # images per row of the sample grids
 # scoring (PIAD keeps this layout too). Not applied on CUDA (unmeasured there).
 CPU_CHANNELS_LAST = True
 # Trainer(autocast=...): "bf16" runs each iteration under torch.autocast(bfloat16). It changes the
-# numerics, so it is off by default; measured 1.7x faster on this 2-core AVX-512-BF16 CPU (MNIST
-# preset, benchmarks/speed.py --autocast bf16); its effect on AUC is not measured.
+# numerics, so it is off by default; measured 2.7-2.8x faster on a 2-core AVX-512-BF16 CPU (MNIST
+# and CIFAR-10 presets, benchmarks/speed.py --autocast bf16); its effect on scores and AUC is
+# measured by benchmarks/bf16_effect.py (README, Speed).
 AUTOCAST_MODES = ("none", "bf16")
 # Trainer(feature_cache=...): the real images' VGG-19 features f(x) are a fixed function of the
 # fixed training set (the network is frozen, there is no augmentation), so they can be computed
-# once before training instead of once per E+G step. Same algorithm, same values (to float
-# rounding); measured -0.095 s per iteration (MNIST and CIFAR-10 presets, 2 threads). "auto"
+# once before training instead of once per E+G step. Same algorithm, same values (bit-identical
+# training, tested); measured 0.088 s less per MNIST E+G step (2 threads). "auto"
 # caches when the features fit the budget below and training draws each image at least once on
 # average; "on" always, "off" never.
 FEATURE_CACHE_MODES = ("auto", "on", "off")
@@ -453,20 +454,17 @@ class Trainer:
         )
         try:
             with torch.no_grad(), self.autocast_context():
-                start = 0
                 for x in self.data.chunks(size):
                     f = self.features(x)
                     if cache is None:  # packed on CPU (memory), dense on CUDA (speed)
                         packed = f.device.type == "cpu"
                         cache = FeatureCache(len(self.data), f.shape[1:], f.dtype, f.device, packed)
-                    cache.put(start, f)
-                    start += f.shape[0]
+                    cache.put(cache.filled, f)
                     bar.update(x.shape[0])
             self._fx_cache = cache
             if self.device.type == "cpu":
                 release_free_heap()  # the build's freed activations, interleaved with the cache
         except torch.OutOfMemoryError:
-            cache = None
             warnings.warn(
                 "the training images' VGG features do not fit in memory; computing them per "
                 "step instead (pass feature_cache='off' to skip this attempt)",
