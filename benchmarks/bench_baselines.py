@@ -33,7 +33,7 @@ from sklearn.metrics import roc_auc_score
 from baselines import KDE, OCSVM, holdout_split
 from baselines.ocsvm import VARIANTS
 from benchmarks.reported import reported_auc
-from piad.errors import MissingInputError, PIADError
+from piad.errors import MissingInputError, PIADError, print_error
 from piad.io import atomic_write_text
 
 METHODS = ("ocsvm", "ocsvm-holdout", "kde")
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             run_dataset(full, args)
     except PIADError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print_error(err)
         return 1
     return 0
 

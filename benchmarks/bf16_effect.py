@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from piad.errors import PIADError
+from piad.errors import PIADError, print_error
 
 QUANTITIES = (
     "auc_fp32",
@@ -132,6 +132,15 @@ def write_outputs(figures: dict[str, Any], out: str | Path) -> tuple[Path, Path]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command; bad input gives one line "error: ..." and exit code 2."""
+    try:
+        return _main(argv)
+    except PIADError as e:
+        print_error(e)
+        return 2
+
+
+def _main(argv: Sequence[str] | None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.bf16_effect", description=__doc__.split("\n")[0]
     )

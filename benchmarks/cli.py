@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from tabulate import tabulate
 
-from piad.errors import PIADError
+from piad.errors import PIADError, print_error
 
 EPILOG = """\
 examples:
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except PIADError as err:
-        print("error: " + " ".join(str(err).split()), file=sys.stderr)
+        print_error(err)
         return 2
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)

@@ -41,7 +41,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from piad.errors import MissingInputError, PIADError, lookup
+from piad.errors import MissingInputError, PIADError, lookup, print_error
 from piad.io import atomic_write_bytes, atomic_write_text, read_torch_file
 
 DEFAULT_OUT = Path("results") / "figures"
@@ -1096,7 +1096,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         paths = args.run(args)
     except PIADError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print_error(e)
         return 2
     for path in paths:
         print(path)

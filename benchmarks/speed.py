@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from piad.errors import PIADError
+from piad.errors import PIADError, print_error
 
 # Issue 8: the authors' implementation, batch 32, n_dis 2, policy every 100 its, 2 threads.
 # quantity -> (value, kind); kind "time" (lower is better), "rate" (higher), "memory" (lower).
@@ -475,6 +475,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command; bad input gives one line "error: ..." and exit code 2."""
+    try:
+        return _main(argv)
+    except PIADError as e:
+        print_error(e)
+        return 2
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.worker:  # internal: one measurement, JSON on the last stdout line
         settings = BenchSettings(**json.loads(args.worker))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 
 
@@ -19,6 +20,11 @@ class MissingInputError(PIADError):
 
 class TrainingDivergedError(PIADError):
     """A loss became NaN or inf during training."""
+
+
+def print_error(error: BaseException) -> None:
+    """How every command reports a :class:`PIADError`: one line "error: ..." on stderr."""
+    print("error: " + " ".join(str(error).split()), file=sys.stderr)
 
 
 def one_line(error: BaseException) -> str:

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from piad.errors import PIADError
+from piad.errors import PIADError, print_error
 from piad.io import atomic_torch_save, atomic_write_json
 
 if TYPE_CHECKING:
@@ -389,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             device=args.device,
         )
     except PIADError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print_error(e)
         return 2
     print(path)
     return 0

@@ -9,7 +9,6 @@ import pytest
 
 from benchmarks import bf16_effect, datasets
 from benchmarks.datasets import DATASET_INFO, ImageSet
-from piad.errors import PIADError
 
 
 def test_relative_differences() -> None:
@@ -58,6 +57,8 @@ def test_measures_both_precisions_on_one_model_and_writes_tables(small_mnist5k, 
     assert md_path.read_text().startswith("# bf16 autocast")
 
 
-def test_bad_iterations_are_refused() -> None:
-    with pytest.raises(PIADError, match="--iters must be >= 1"):
-        bf16_effect.main(["--iters", "0"])
+def test_bad_input_is_one_line_and_exit_2(capsys) -> None:
+    assert bf16_effect.main(["--iters", "0"]) == 2
+    assert capsys.readouterr().err == "error: --iters must be >= 1\n"
+    assert bf16_effect.main(["--dataset", "svhn", "--iters", "1"]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown dataset 'svhn'; known: celeba")

@@ -91,9 +91,9 @@ def test_projection_hours(monkeypatch):
     assert proj["value"] == pytest.approx(7_500_000 / 3600, abs=1e-3)
 
 
-def test_bad_arguments():
-    with pytest.raises(PIADError, match="--iters"):
-        speed.main(["--iters", "0"])
+def test_bad_arguments(capsys):
+    assert speed.main(["--iters", "0"]) == 2
+    assert capsys.readouterr().err == "error: --iters and --threads must be >= 1\n"
 
 
 # ------------------------------------------------------------------ trainer speed switches
