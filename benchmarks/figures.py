@@ -432,7 +432,7 @@ def load_model(path: str | os.PathLike[str], device: str = "auto") -> Any:
     """
     from piad.config import PIADConfig
     from piad.model import MODEL_FORMAT, PIAD
-    from piad.trainer import CHECKPOINT_FORMAT, CHECKPOINT_NAME
+    from piad.training import CHECKPOINT_FORMAT, CHECKPOINT_NAME
 
     path = Path(path)
     if path.is_dir():
@@ -608,8 +608,8 @@ def plot_samples(
     ``model`` has ``sample(n, seed)`` and ``reconstruct(images)`` (a trained
     :class:`piad.model.PIAD`); images are uint8 (N, H, W[, C]) or [-1, 1] tensors.
     """
+    from piad.images import to_float as to_float_images
     from piad.model import prepare_images
-    from piad.trainer import to_float_images
 
     def inputs(images: Any) -> Tensor:
         return to_float_images(prepare_images(images, model.config))
@@ -675,9 +675,9 @@ def rank_by_distances(
     from sklearn.metrics import roc_auc_score
 
     from piad.config import PERCEPTUAL_DISTANCES
+    from piad.images import to_float as to_float_images
     from piad.losses import get_distance
     from piad.model import prepare_images
-    from piad.trainer import to_float_images
 
     labels = np.asarray(labels, dtype=np.int64)
     if len(np.unique(labels)) != 2:
@@ -720,7 +720,7 @@ def plot_extremes(
 ) -> list[Path]:
     """Figure 5: per distance, the ``k`` least (top) and most (bottom) anomalous images,
     titled with the distance's ROC AUC (and, given ``labels``, how many shown are anomalies)."""
-    from piad.stats import images_to_tensor
+    from piad.images import float_batch as images_to_tensor
 
     if k < 1:
         raise PIADError(f"k must be >= 1, got {k}")

@@ -164,7 +164,7 @@ def measure(settings: BenchSettings) -> dict[str, float]:
     from piad.config import PIADConfig
     from piad.model import PIAD
     from piad.perceptual import load_perceptual
-    from piad.trainer import Trainer
+    from piad.training import Trainer
 
     s = settings
     torch.set_num_threads(s.threads)

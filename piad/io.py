@@ -6,6 +6,7 @@ Every result, manifest and checkpoint of the suite goes through these helpers
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -88,3 +89,20 @@ def read_torch_file(
             return torch.load(path, map_location="cpu", weights_only=True)  # legacy format
     except Exception as e:
         raise PIADError(f"cannot read {what} {path}: {one_line(e)}{hint}") from e
+
+
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file (memoised per path, size and mtime: weight files are large)."""
+    p = Path(path).resolve()
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _SHA_CACHE[key] = h.hexdigest()
+    return _SHA_CACHE[key]

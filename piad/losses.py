@@ -16,8 +16,14 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from piad.config import PERCEPTUAL_DISTANCES
 from piad.errors import PIADError, lookup
-from piad.perceptual import IMAGENET_MEAN, IMAGENET_STD, PerceptualFeatures, to_three_channels
+from piad.perceptual.features import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    PerceptualFeatures,
+    to_three_channels,
+)
 
 
 def _check_pair(x: Tensor, y: Tensor) -> None:
@@ -110,6 +116,19 @@ DISTANCES: dict[str, Callable[..., Tensor]] = {
 def get_distance(name: str) -> Callable[..., Tensor]:
     """The distance called ``name``: ``get_distance("rel_perc_l1") is rel_perc_l1``."""
     return lookup(DISTANCES, "reconstruction distance", name)
+
+
+def bind_distance(name: str, features: nn.Module | None) -> Callable[..., Tensor]:
+    """Per-sample distance ``d(x, y, fx=None) -> (N,)`` with the feature extractor bound.
+
+    ``fx`` (raw features of the real images) is reused by the perceptual distances.
+    """
+    fn = get_distance(name)
+    if name in PERCEPTUAL_DISTANCES:
+        if features is None:
+            raise PIADError(f"distance {name!r} needs the perceptual network, none was loaded")
+        return lambda x, y, fx=None: fn(x, y, features, fx=fx)
+    return lambda x, y, fx=None: fn(x, y)
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,18 +19,15 @@ import torch
 from torch import Tensor
 
 import piad
-from piad.config import PIADConfig
-from piad.errors import PIADError
+from piad.config import PERCEPTUAL_DISTANCES, PIADConfig
+from piad.errors import MissingInputError, PIADError
+from piad.images import as_batch, to_float
 from piad.io import atomic_torch_save, read_torch_file
+from piad.losses import bind_distance
 from piad.networks import Networks, build_networks
-from piad.trainer import (
-    Trainer,
-    autocast_context,
-    bind_distance,
-    network_layout,
-    resolve_device,
-    to_float_images,
-)
+from piad.training.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_NAME
+from piad.training.runtime import autocast_context, network_layout, resolve_device
+from piad.training.trainer import Trainer
 
 MODEL_FORMAT = "piad-model/1"
 # Default scoring batch per device. On CPU the VGG-19 activations of a large batch leave the
@@ -40,54 +37,8 @@ SCORE_BATCH = {"cpu": 32, "cuda": 256}
 
 
 def prepare_images(images: Any, config: PIADConfig) -> Tensor:
-    """Images as a CPU tensor (N, C, S, S): uint8 stays uint8, float stays in [-1, 1].
-
-    Accepts numpy uint8 (N, H, W) or (N, H, W, C), or a torch float tensor (N, C, H, W) in
-    [-1, 1]. Resizes (bilinear, antialiased) to ``config.image_size`` when needed and checks
-    the number of channels.
-    """
-    if isinstance(images, np.ndarray):
-        if images.dtype != np.uint8:
-            raise PIADError(
-                f"numpy images must be uint8 (N, H, W[, C]), got {images.dtype}; pass floats "
-                "as a torch tensor (N, C, H, W) in [-1, 1]"
-            )
-        if images.ndim == 3:
-            images = images[..., None]
-        if images.ndim != 4 or images.shape[-1] not in (1, 3):
-            raise PIADError(
-                f"numpy images must be shaped (N, H, W) or (N, H, W, 1|3), got {images.shape}"
-            )
-        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
-    elif isinstance(images, Tensor) and images.is_floating_point():
-        if images.dim() != 4 or images.shape[1] not in (1, 3):
-            raise PIADError(
-                f"float images must be a tensor (N, 1|3, H, W), got {tuple(images.shape)}"
-            )
-        x = images.detach().cpu().float()
-        if x.numel() and (x.min() < -1.001 or x.max() > 1.001 or not torch.isfinite(x).all()):
-            raise PIADError(
-                f"float images must lie in [-1, 1], got [{float(x.min()):.3g}, "
-                f"{float(x.max()):.3g}]; rescale with x / 127.5 - 1"
-            )
-    else:
-        raise PIADError(
-            f"images must be a numpy uint8 array (N, H, W[, C]) or a float tensor (N, C, H, W) "
-            f"in [-1, 1], got {type(images).__name__}"
-        )
-    if x.shape[0] == 0:
-        raise PIADError("no images given")
-    if x.shape[1] != config.in_channels:
-        raise PIADError(
-            f"images have {x.shape[1]} channel(s) but the config expects {config.in_channels}; "
-            f"convert them or use a config with in_channels={x.shape[1]}"
-        )
-    size = config.image_size
-    if tuple(x.shape[2:]) != (size, size):
-        from torchvision.transforms.v2.functional import resize
-
-        x = resize(x, [size, size], antialias=True)
-    return x
+    """Images as a CPU tensor (N, C, S, S) for ``config`` (:func:`piad.images.as_batch`)."""
+    return as_batch(images, config.in_channels, config.image_size)
 
 
 class PIAD:
@@ -112,8 +63,6 @@ class PIAD:
 
     # ------------------------------------------------------------------ perceptual network
     def _needs_features(self, distance: str) -> bool:
-        from piad.config import PERCEPTUAL_DISTANCES
-
         return distance in PERCEPTUAL_DISTANCES
 
     def features(self) -> torch.nn.Module:
@@ -186,7 +135,7 @@ class PIAD:
             raise PIADError(f"batch_size must be >= 1, got {batch_size}")
         x = prepare_images(images, self.config)
         for i in range(0, x.shape[0], batch_size):
-            yield to_float_images(x[i : i + batch_size].to(self.device))
+            yield to_float(x[i : i + batch_size].to(self.device))
 
     @torch.inference_mode()
     def score(
@@ -258,19 +207,68 @@ class PIAD:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], device: str | None = None) -> PIAD:
-        """A model written by :meth:`save`; ``device`` overrides the saved config's."""
+        """A model written by :meth:`save`, or the networks of a training checkpoint.
+
+        ``device`` overrides the saved config's. A checkpoint (``checkpoint.pt``, or a training
+        workdir holding one) is read by :meth:`from_checkpoint`.
+        """
         path = Path(path)
+        if path.is_dir():
+            return cls.from_checkpoint(path, device)
         if not path.is_file():
             raise PIADError(f"no model file at {path}; train one with PIAD(config).fit(images)")
         blob = read_torch_file(path, "model file")
+        if isinstance(blob, dict) and blob.get("format") == CHECKPOINT_FORMAT:
+            return cls._from_checkpoint_state(blob, device)
         if not isinstance(blob, dict) or blob.get("format") != MODEL_FORMAT:
-            raise PIADError(f"{path} is not a PIAD model file (format {MODEL_FORMAT})")
-        config = PIADConfig.from_dict(blob["config"])
+            raise PIADError(
+                f"{path} is not a PIAD model file (format {MODEL_FORMAT}) nor a training "
+                "checkpoint; give a file written by PIAD.save or a checkpoint.pt"
+            )
+        provenance = blob.get("provenance") or {}
+        return cls._restore(blob["config"], blob["networks"], device, provenance)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike[str], device: str | None = None) -> PIAD:
+        """The model at the last checkpoint of a training run (``fit(workdir=...)``).
+
+        ``path`` is a ``checkpoint.pt`` or the workdir holding it. The model is scored as a
+        fitted one; training continues only through ``fit`` with the same workdir.
+
+        >>> model = PIAD.from_checkpoint("runs/mnist-0")               # doctest: +SKIP
+        >>> model.iterations_run                                       # doctest: +SKIP
+        5000
+        """
+        from piad.training.checkpoint import read_checkpoint
+
+        path = Path(path)
+        if path.is_dir():
+            path = path / CHECKPOINT_NAME
+        if not path.is_file():
+            raise MissingInputError(
+                f"no training checkpoint at {path}; give a checkpoint.pt or the workdir of a "
+                "PIAD training run"
+            )
+        return cls._from_checkpoint_state(read_checkpoint(path), device)
+
+    @classmethod
+    def _from_checkpoint_state(cls, state: dict[str, Any], device: str | None) -> PIAD:
+        provenance = {"iterations": int(state.get("iteration", 0))}
+        return cls._restore(state["config"], state["networks"], device, provenance)
+
+    @classmethod
+    def _restore(
+        cls,
+        config_dict: dict[str, Any],
+        networks: dict[str, Any],
+        device: str | None,
+        provenance: dict[str, Any],
+    ) -> PIAD:
+        config = PIADConfig.from_dict(config_dict)
         if device is not None:
             config = config.replace(device=device)
         model = cls(config)
-        model.networks.load_state_dict(blob["networks"])
-        provenance = blob.get("provenance") or {}
+        model.networks.load_state_dict(networks)
         model.iterations_run = int(provenance.get("iterations", 0))
         model._saved_perceptual = provenance.get("perceptual")
         model.fitted = True

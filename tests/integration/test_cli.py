@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 import runner_fakes
+from paths import HELPERS, ROOT
 
 from benchmarks.cli import build_parser, main
 from benchmarks.jobs import Job
 from benchmarks.reported import load_reported
 from benchmarks.results import Result
 
-TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
 OPTIONS = [
     "--suite",
     "--datasets",
@@ -209,7 +208,7 @@ def test_an_unguarded_script_does_not_restart_in_spawned_workers(tmp_path):
     script = tmp_path / "run_all.py"
     script.write_text("from benchmarks.cli import main\nraise SystemExit(main())\n")
     env = dict(os.environ, PIAD_PLUGINS="runner_plugin")
-    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(ROOT), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(HELPERS), str(ROOT), env.get("PYTHONPATH", "")])
     argv = ["--suite", "toyfail", "--methods", "kde", "--out", str(tmp_path / "o")]
     done = subprocess.run(
         [sys.executable, str(script), *argv, "--no-progress", "--threads", "1"],

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from paths import GOLDEN
 
 from benchmarks.jobs import Job
 from benchmarks.reports import (
@@ -36,7 +37,6 @@ from benchmarks.reports import (
 from benchmarks.results import Result, collect, failed_result
 from piad.errors import PIADError
 
-GOLDEN = Path(__file__).parent / "golden"
 CIFAR = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 

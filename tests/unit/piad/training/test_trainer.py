@@ -5,42 +5,15 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import piad_tiny
 import pytest
 import torch
-from torch import nn
+from piad_tiny import tiny_features, toy_images
+from piad_tiny import training_config as tiny_config
 
-from piad.config import PIADConfig
 from piad.errors import PIADError, TrainingDivergedError
+from piad.images import to_float as to_float_images
 from piad.losses import adversarial_loss
-from piad.perceptual import PerceptualFeatures, to_three_channels
-from piad.trainer import LOG_COLUMNS, BatchSource, Trainer, to_float_images
-
-
-def tiny_config(**changes) -> PIADConfig:
-    return piad_tiny.tiny_config(
-        **{
-            "in_channels": 1,
-            "checkpoint_every": 4,
-            "log_every": 2,
-            "sample_every": 1000,
-            "seed": 0,
-            **changes,
-        }
-    )
-
-
-def tiny_features(seed: int = 0) -> PerceptualFeatures:
-    """A fixed random conv net standing in for VGG-19 (8 filters, stride 2)."""
-    torch.manual_seed(seed)
-    body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, 2, 1))
-    mu, sigma = torch.full((1, 8, 1, 1), 0.1), torch.full((1, 8, 1, 1), 2.0)
-    return PerceptualFeatures(body, to_three_channels, mu, sigma, {"weights": "tiny-test"})
-
-
-def toy_images(n: int = 24, size: int = 8, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return torch.randint(0, 256, (n, 1, size, size), generator=g, dtype=torch.uint8)
+from piad.training import LOG_COLUMNS, BatchSource, Trainer
 
 
 def read_log(path: Path) -> list[dict[str, str]]:

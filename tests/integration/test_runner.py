@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import runner_fakes
+from paths import HELPERS, ROOT
 from sklearn.metrics import roc_auc_score
 
 from benchmarks.jobs import Job
@@ -37,9 +38,6 @@ from benchmarks.splits import Split
 from benchmarks.suites import make_jobs
 from piad.errors import PIADError
 
-TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
-
 
 @pytest.fixture
 def fakes(monkeypatch, tmp_path):
@@ -47,7 +45,7 @@ def fakes(monkeypatch, tmp_path):
     runner_fakes.register(monkeypatch.setitem)
     monkeypatch.setenv("PIAD_PLUGINS", "runner_plugin")
     path = os.environ.get("PYTHONPATH", "")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(TESTS), path) if p))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(HELPERS), path) if p))
     return tmp_path
 
 
@@ -209,7 +207,7 @@ def _cli(out: Path, *extra: str) -> list[str]:
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PIAD_PLUGINS"] = "runner_plugin"
-    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(ROOT), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(HELPERS), str(ROOT), env.get("PYTHONPATH", "")])
     return env
 
 
