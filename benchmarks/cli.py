@@ -10,7 +10,6 @@ failed or ``--check`` found a number out of tolerance, else 0.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import NoReturn
 
 from tabulate import tabulate
 
-from piad.errors import PIADError, print_error
+from piad.errors import command
 
 EPILOG = """\
 examples:
@@ -66,7 +65,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from benchmarks.reports import TOL_AVG, TOL_CELL
+    from benchmarks.reporting.check import TOL_AVG, TOL_CELL
 
     p = _Parser(
         prog="run_all.py",
@@ -158,14 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_suites() -> None:
-    from benchmarks.suites import suite_table
+    from benchmarks.experiments.suites import suite_table
 
     rows = suite_table()
     print(tabulate(rows, headers="keys", tablefmt="simple"))
 
 
 def _print_jobs(jobs: Sequence, out: Path) -> None:
-    from benchmarks.runner import job_state
+    from benchmarks.experiments.execute import job_state
 
     rows = []
     states: dict[str, int] = {}
@@ -194,13 +193,13 @@ def _print_jobs(jobs: Sequence, out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Everything after parsing; raises :class:`PIADError` for bad input."""
-    from benchmarks.runner import load_plugins
+    from benchmarks.registry import load_plugins
 
     load_plugins()
     if args.list_suites:
         _print_suites()
         return 0
-    from benchmarks.suites import make_jobs
+    from benchmarks.experiments.suites import make_jobs
 
     jobs = make_jobs(
         args.suite,
@@ -214,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / args.suite
     if args.dry_run:
         if args.devices:
-            from benchmarks.runner import parse_devices
+            from benchmarks.experiments.backends import parse_devices
 
             parse_devices(args.devices, args.backend)
         _print_jobs(jobs, out)
@@ -222,7 +221,8 @@ def run(args: argparse.Namespace) -> int:
 
     failed = 0
     if not args.report_only:
-        from benchmarks.runner import parse_devices, run_jobs
+        from benchmarks.experiments.backends import parse_devices
+        from benchmarks.experiments.runner import run_jobs
 
         devices = parse_devices(args.devices, args.backend)
         summary = run_jobs(
@@ -237,7 +237,8 @@ def run(args: argparse.Namespace) -> int:
         )
         failed = len(summary.failed)
 
-    from benchmarks.reports import check, write_report
+    from benchmarks.reporting.check import check
+    from benchmarks.reporting.render import write_report
 
     report = write_report(out)
     print(report.markdown)
@@ -258,21 +259,10 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``run_all.py`` and ``piad-run``; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except PIADError as err:
-        print_error(err)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import ParamSpec
+
+P = ParamSpec("P")
 
 
 class PIADError(Exception):
@@ -25,6 +30,37 @@ class TrainingDivergedError(PIADError):
 def print_error(error: BaseException) -> None:
     """How every command reports a :class:`PIADError`: one line "error: ..." on stderr."""
     print("error: " + " ".join(str(error).split()), file=sys.stderr)
+
+
+def command(main: Callable[P, int]) -> Callable[P, int]:
+    """Decorator for every command's ``main``: how bad input ends, the same everywhere.
+
+    A :class:`PIADError` prints one line "error: ..." on stderr and returns exit code 2;
+    Ctrl-C returns 130 with a hint that rerunning resumes; output piped into ``head`` and the
+    like ends quietly with 0 (no BrokenPipeError traceback).
+
+    >>> @command
+    ... def main() -> int:
+    ...     raise PIADError("no such file x.pt; give an existing model")
+    >>> main()
+    2
+    """
+
+    @functools.wraps(main)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> int:
+        try:
+            return main(*args, **kwargs)
+        except PIADError as error:
+            print_error(error)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted; rerun the same command to resume", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # stdout closed early (| head): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+
+    return wrapper
 
 
 def one_line(error: BaseException) -> str:

@@ -56,7 +56,7 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
 
 def atomic_save_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> Path:
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]  # numpy's stubs: allow_pickle
     return atomic_write_bytes(path, buf.getvalue())
 
 

@@ -216,14 +216,16 @@ class PIAD:
         if path.is_dir():
             return cls.from_checkpoint(path, device)
         if not path.is_file():
-            raise PIADError(f"no model file at {path}; train one with PIAD(config).fit(images)")
+            raise MissingInputError(
+                f"no model file at {path}; train one with PIAD(config).fit(images)"
+            )
         blob = read_torch_file(path, "model file")
         if isinstance(blob, dict) and blob.get("format") == CHECKPOINT_FORMAT:
             return cls._from_checkpoint_state(blob, device)
         if not isinstance(blob, dict) or blob.get("format") != MODEL_FORMAT:
             raise PIADError(
-                f"{path} is not a PIAD model file (format {MODEL_FORMAT}) nor a training "
-                "checkpoint; give a file written by PIAD.save or a checkpoint.pt"
+                f"{path} is neither a PIAD model ({MODEL_FORMAT}) nor a training checkpoint "
+                f"({CHECKPOINT_FORMAT}); give a file written by PIAD.save or a checkpoint.pt"
             )
         provenance = blob.get("provenance") or {}
         return cls._restore(blob["config"], blob["networks"], device, provenance)

@@ -58,6 +58,7 @@ class Encoder(nn.Module):
         c = list(channels)
         self.stem = conv3x3(in_channels, c[0])
         self.blocks = nn.Sequential(*[BlockDown(a, b) for a, b in itertools.pairwise(c)])
+        self.body: nn.Module
         if latent_size == 1:
             self.body = nn.Conv2d(c[-1], c[-1], 4)  # 4x4 -> 1x1, followed by LeakyReLU
             self.pre_act = True

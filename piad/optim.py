@@ -80,21 +80,23 @@ class Adam:
     @torch.no_grad()
     def step(self) -> None:
         """One Adam update of every parameter that has a gradient."""
-        group = self.param_groups[0]
-        lr, (beta1, beta2) = group["lr"], group["betas"]
-        eps, weight_decay = group["eps"], group["weight_decay"]
+        group: dict[str, Any] = self.param_groups[0]
+        lr: float = group["lr"]
+        beta1, beta2 = (float(b) for b in group["betas"])
+        eps: float = group["eps"]
+        weight_decay: float = group["weight_decay"]
         live = [(i, p) for i, p in enumerate(self.params) if p.grad is not None]
         if not live:
             return
         params = [p for _, p in live]
         states = [self._state(i, p) for i, p in live]
-        grads = [p.grad for p in params]
+        grads: list[Tensor] = [p.grad for p in params if p.grad is not None]
         exp_avgs = [s["exp_avg"] for s in states]
         exp_avg_sqs = [s["exp_avg_sq"] for s in states]
         steps = [s["step"] for s in states]
         torch._foreach_add_(steps, 1)
         if weight_decay != 0:
-            grads = torch._foreach_add(grads, params, alpha=weight_decay)  # L2: g + wd * p
+            grads = list(torch._foreach_add(grads, params, alpha=weight_decay))  # L2: g + wd * p
         torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)  # m = b1 m + (1 - b1) g
         torch._foreach_mul_(exp_avg_sqs, beta2)
         torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)  # v = b2 v + (1 - b2) g^2

@@ -100,7 +100,7 @@ class GradientNormalizingWeights:
         params = [(n, p) for n, p in weight_parameters(network) if p.grad is not None]
         if not params:
             raise PIADError(f"no gradients to record for loss {loss!r}: backpropagate it first")
-        grads = [p.grad.detach() for _, p in params]
+        grads = [p.grad.detach() for _, p in params if p.grad is not None]
         if self.statistic == "std":
             stats = torch.stack([g.float().std(correction=0) for g in grads])
         else:

@@ -38,6 +38,9 @@ def to_three_channels(x: Tensor) -> Tensor:
 class ImageNetInput(nn.Module):
     """[-1, 1] -> [0, 1] -> ImageNet mean/std normalisation (torchvision's VGG-19 input)."""
 
+    mean: Tensor
+    std: Tensor
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -50,6 +53,8 @@ class ImageNetInput(nn.Module):
 
 class CaffeInput(nn.Module):
     """[-1, 1] RGB -> [0, 255] BGR minus the mean pixel (the original VGG-19's input)."""
+
+    mean: Tensor
 
     def __init__(self) -> None:
         super().__init__()

@@ -29,7 +29,7 @@ import contextlib
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor
@@ -141,11 +141,11 @@ class Trainer:
         self._view_seed = view_seed
 
         n = self.networks
-        adam = {"betas": tuple(config.betas), "weight_decay": config.weight_decay}
+        betas, decay = (config.betas[0], config.betas[1]), config.weight_decay
         self.d_params = [*n.DX.parameters(), *n.DZ.parameters()]
         self.eg_params = [*n.E.parameters(), *n.G.parameters()]
-        self.opt_d = Adam(self.d_params, lr=config.lr_d, **adam)
-        self.opt_eg = Adam(self.eg_params, lr=config.lr_ge, **adam)
+        self.opt_d = Adam(self.d_params, lr=config.lr_d, betas=betas, weight_decay=decay)
+        self.opt_eg = Adam(self.eg_params, lr=config.lr_ge, betas=betas, weight_decay=decay)
         self.policies = make_weight_policies(config)
 
         self.iteration = 0
@@ -313,7 +313,8 @@ class Trainer:
         """One iteration of Algorithm 1."""
         t = self.iteration + 1
         with self.autocast_context():
-            critic = sum(self._critic_step() for _ in range(self.config.n_dis)) / self.config.n_dis
+            steps = [self._critic_step() for _ in range(self.config.n_dis)]
+            critic = cast(Tensor, sum(steps)) / self.config.n_dis
             values = torch.cat([critic, self._encoder_generator_step(t)]).float()
         # divergence guard without a host sync: remember the first bad iteration per loss
         bad = ~torch.isfinite(values)

@@ -1,7 +1,8 @@
 """A plugin for the runner's tests: a tiny striped-image dataset, a tiny PIAD, failing methods.
 
-Tests call :func:`register` with ``monkeypatch.setitem`` (undone after each test); the runner's
-worker processes and command-line subprocesses get the fakes through the plugin module
+Each fake is added with one ``register_*`` call, as any plugin does. Tests call
+:func:`register` with their ``monkeypatch`` (the registries are restored after each test); the
+runner's worker processes and command-line subprocesses get the fakes through the plugin module
 ``runner_plugin`` (``PIAD_PLUGINS=runner_plugin``, this folder on ``PYTHONPATH``).
 Registers:
 
@@ -17,18 +18,32 @@ Registers:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from piad_tiny import tiny_config
 
-from benchmarks import datasets, methods, protocols, suites
-from benchmarks.datasets import DatasetInfo, ImageSet
-from benchmarks.jobs import Job
-from benchmarks.splits import Split
+from benchmarks.data.imageset import ImageSet
+from benchmarks.data.info import DatasetInfo
+from benchmarks.data.protocols import Protocol
+from benchmarks.data.splits import Split
+from benchmarks.experiments.jobs import Job
+from benchmarks.experiments.methods import PIADEstimator
+from benchmarks.experiments.suites import Cell, SuiteSpec
+from benchmarks.registry import (
+    DATASETS,
+    METHODS,
+    PROTOCOLS,
+    SUITES,
+    register_dataset,
+    register_method,
+    register_protocol,
+    register_suite,
+)
 
 TOY_CLASSES = ("h", "v", "c")
 TOY_INFO = DatasetInfo(
@@ -68,17 +83,14 @@ def load_toy(root: Path, download: bool = True) -> ImageSet:
     return ImageSet(TOY_INFO, images, labels, partition)
 
 
-class TinyPIAD(methods.PIADEstimator):
+class TinyPIAD(PIADEstimator):
     """The real PIAD at toy size: 16 px, 8 channels, MSE distance, checkpoints every 20 it."""
 
 
 def build_tinypiad(
     job: Job, info: Any, device: str, workdir: Path, progress: bool = False, threads: int = 1
-) -> methods.PIADEstimator:
-    from piad.config import PIADConfig
-
-    config = PIADConfig(
-        family="custom",
+) -> PIADEstimator:
+    config = tiny_config(
         image_size=16,
         in_channels=1,
         latent_dim=8,
@@ -87,8 +99,8 @@ def build_tinypiad(
         dx_channels=(8, 8, 8),
         dz_hidden=(16, 16),
         batch_size=16,
+        n_weight=100,
         iterations=job.iters or 60,
-        reconstruction="mse",
         checkpoint_every=20,
         log_every=20,
         sample_every=10_000,
@@ -132,41 +144,44 @@ def toy_groups(ds: ImageSet, normal: str, seed: int) -> Split:
     return Split("toy", "toy_groups", normal, seed, ds.fingerprint, train, test, labels, groups)
 
 
-def _setitem(mapping: dict, key: str, value: Any) -> None:
-    mapping[key] = value
-
-
-def register(setitem: Callable[[dict, str, Any], None] = _setitem) -> None:
-    """Add the fakes to the registries (tests pass ``monkeypatch.setitem`` to undo it)."""
-    setitem(datasets.DATASET_INFO, "toy", TOY_INFO)
-    setitem(datasets.DATASETS, "toy", load_toy)
-    allowed = protocols.PROTOCOL_DATASETS["one_vs_all"]
-    if "toy" not in allowed:
-        setitem(protocols.PROTOCOL_DATASETS, "one_vs_all", (*allowed, "toy"))
-    setitem(protocols.PROTOCOLS, "toy_groups", toy_groups)
-    setitem(protocols.PROTOCOL_DATASETS, "toy_groups", ("toy",))
-    setitem(methods.METHODS, "tinypiad", build_tinypiad)
-    setitem(methods.METHODS, "crash", lambda *a, **k: Crash())
-    setitem(methods.METHODS, "die", lambda *a, **k: Die())
-    setitem(methods.METHODS, "slow", build_slow)
-    for spec in (
-        suites.SuiteSpec(
+def register(monkeypatch: Any = None) -> None:
+    """Add the fakes, one ``register_*`` call each; with a ``monkeypatch``, undone after the test."""
+    if monkeypatch is not None:
+        for registry in (DATASETS, PROTOCOLS, METHODS, SUITES):
+            monkeypatch.setattr(registry, "entries", dict(registry.entries))
+    register_dataset(TOY_INFO, load_toy)
+    one_vs_all = PROTOCOLS.get("one_vs_all")
+    if "toy" not in one_vs_all.datasets:
+        toy = dataclasses.replace(one_vs_all, datasets=(*one_vs_all.datasets, "toy"))
+        register_protocol(toy, replace=True)
+    register_protocol(
+        Protocol("toy_groups", ("toy",), toy_groups, layout="groups", groups=("v", "c"))
+    )
+    register_method("tinypiad", build_tinypiad, display="tiny PIAD", trains=True, fusable=True)
+    register_method("crash", lambda *a, **k: Crash())
+    register_method("die", lambda *a, **k: Die())
+    register_method("slow", build_slow)
+    register_suite(
+        SuiteSpec(
             name="toy",
             description="test suite: toy stripes, tiny PIAD + OC-SVM + KDE, 2 seeds",
-            cells=(suites.Cell("toy", "one_vs_all", ("tinypiad", "ocsvm", "kde")),),
+            cells=(Cell("toy", "one_vs_all", ("tinypiad", "ocsvm", "kde")),),
             seeds=(0, 1),
-        ),
-        suites.SuiteSpec(
+        )
+    )
+    register_suite(
+        SuiteSpec(
             name="toyfail",
             description="test suite: one good method, one raising, one killing its worker",
-            cells=(suites.Cell("toy", "one_vs_all", ("kde", "crash", "die"), ("h",)),),
+            cells=(Cell("toy", "one_vs_all", ("kde", "crash", "die"), ("h",)),),
             seeds=(0,),
-        ),
-        suites.SuiteSpec(
+        )
+    )
+    register_suite(
+        SuiteSpec(
             name="toyslow",
             description="test suite: slow KDE jobs (for killing mid-run)",
-            cells=(suites.Cell("toy", "one_vs_all", ("slow",)),),
+            cells=(Cell("toy", "one_vs_all", ("slow",)),),
             seeds=(0,),
-        ),
-    ):
-        setitem(suites.SUITES, spec.name, spec)
+        )
+    )

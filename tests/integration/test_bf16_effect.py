@@ -7,8 +7,10 @@ import csv
 import numpy as np
 import pytest
 
-from benchmarks import bf16_effect, datasets
-from benchmarks.datasets import DATASET_INFO, ImageSet
+from benchmarks.data import loading as datasets
+from benchmarks.data.imageset import ImageSet
+from benchmarks.data.info import DATASET_INFO
+from benchmarks.perf import bf16_effect
 
 
 def test_relative_differences() -> None:

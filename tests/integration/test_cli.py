@@ -12,9 +12,9 @@ import runner_fakes
 from paths import HELPERS, ROOT
 
 from benchmarks.cli import build_parser, main
-from benchmarks.jobs import Job
-from benchmarks.reported import load_reported
-from benchmarks.results import Result
+from benchmarks.experiments.jobs import Job
+from benchmarks.experiments.results import Result
+from benchmarks.reporting.reported import load_reported
 
 OPTIONS = [
     "--suite",
@@ -43,7 +43,7 @@ OPTIONS = [
 @pytest.fixture
 def fakes(monkeypatch, tmp_path):
     """The fakes, registered for this test only (inline backend: no worker processes)."""
-    runner_fakes.register(monkeypatch.setitem)
+    runner_fakes.register(monkeypatch)
     monkeypatch.delenv("PIAD_PLUGINS", raising=False)
     return tmp_path
 

@@ -13,9 +13,11 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from benchmarks import figures as F
-from benchmarks.jobs import Job
-from benchmarks.results import Result
-from benchmarks.splits import Split
+from benchmarks.figures import contrast as contrast_module
+from benchmarks.figures.__main__ import main as figures_main
+from benchmarks.data.splits import Split
+from benchmarks.experiments.jobs import Job
+from benchmarks.experiments.results import Result
 from piad.errors import MissingInputError, PIADError
 from piad.io import atomic_save_npz
 from piad.losses import mse, perc, rel_perc_l1
@@ -144,7 +146,7 @@ def test_plot_contrast_writes_png_pdf_and_csv(tmp_path, monkeypatch):
         texts.extend(t.get_text() for t in fig.findobj(match=lambda o: hasattr(o, "get_text")))
         return save(fig, *args, **kwargs)
 
-    monkeypatch.setattr(F, "save_figure", spy)
+    monkeypatch.setattr(contrast_module, "save_figure", spy)  # where plot_contrast looks it up
     paths = F.plot_contrast(result, tmp_path, title="photo.png and its shift")
     assert any(t.startswith("photo.png and its shift; contrast lowered") for t in texts)
     k = 2  # level 0.2, panel (b), printed like the paper: "perc: 4.29 rel-perc-L1: 0.52"
@@ -377,34 +379,34 @@ def test_suite_figures_write_roc_panels_and_bars(tmp_path):
 
 
 def test_cli_errors_are_one_line(capsys, tmp_path):
-    assert F.main(["samples", "--out", str(tmp_path)]) == 2
+    assert figures_main(["samples", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: say which model") and err.count("\n") == 1
-    assert F.main(["suite", "--results", str(tmp_path / "none")]) == 2
+    assert figures_main(["suite", "--results", str(tmp_path / "none")]) == 2
     with pytest.raises(SystemExit):
-        F.main(["contrast", "--grey", "black"])
+        figures_main(["contrast", "--grey", "black"])
 
 
 def test_cli_samples_extremes_and_suite_from_a_runner_job(tmp_path, capsys, monkeypatch):
     import runner_fakes
 
-    from benchmarks.runner import execute
+    from benchmarks.experiments.execute import execute
 
-    runner_fakes.register(monkeypatch.setitem)  # the toy dataset and the tiny PIAD, undone after
+    runner_fakes.register(monkeypatch)  # the toy dataset and the tiny PIAD, undone after
 
     job = Job("toy", "toy", "one_vs_all", "h", "tinypiad", "", 0, iters=2)
     execute(job, tmp_path / "data", tmp_path / "res")
     folder = job.folder(tmp_path / "res")
     common = ["--job", str(folder), "--data-root", str(tmp_path / "data"), "--device", "cpu"]
     out = tmp_path / "figs"
-    assert F.main(["samples", *common, "--out", str(out), "--n", "4"]) == 0
+    assert figures_main(["samples", *common, "--out", str(out), "--n", "4"]) == 0
     assert_png(out / "samples.png")
-    assert F.main(["extremes", *common, "--out", str(out), "--distances", "mse", "--k", "3"]) == 0
+    assert figures_main(["extremes", *common, "--out", str(out), "--distances", "mse", "--k", "3"]) == 0
     assert_png(out / "extremes.png")
     printed = capsys.readouterr().out
     auc = float(printed.split("MSE: ROC AUC ")[1].split()[0])
     assert auc == pytest.approx(Result.load(folder).auc, abs=1e-4)  # tinypiad scores by MSE
-    assert F.main(["suite", "--results", str(tmp_path / "res"), "--out", str(out)]) == 0
+    assert figures_main(["suite", "--results", str(tmp_path / "res"), "--out", str(out)]) == 0
     assert_png(out / "roc_toy_tinypiad.png")
     assert_png(out / "bars.png")
 
@@ -415,7 +417,7 @@ def test_cli_contrast_with_the_offline_vgg(tmp_path, monkeypatch, capsys):
     # rel-perc-L1 barely moves (the paper's Figure 1 claim).
     monkeypatch.setenv("PIAD_CACHE", str(tmp_path / "cache"))
     args = ["contrast", "--out", str(tmp_path), "--stats", "none", "--size", "32", "--steps", "5"]
-    assert F.main(args) == 0
+    assert figures_main(args) == 0
     assert_png(tmp_path / "contrast.png")
     import pandas as pd
 

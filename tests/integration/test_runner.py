@@ -22,27 +22,23 @@ import runner_fakes
 from paths import HELPERS, ROOT
 from sklearn.metrics import roc_auc_score
 
-from benchmarks.jobs import Job
-from benchmarks.results import RESULT_FILE, Result
-from benchmarks.runner import (
-    LOG_FILE,
-    SCORES_FILE,
-    SPLIT_FILE,
-    execute,
-    job_state,
-    load_plugins,
-    parse_devices,
-    run_jobs,
-)
-from benchmarks.splits import Split
-from benchmarks.suites import make_jobs
+from benchmarks.data.splits import Split
+from benchmarks.experiments.backends import parse_devices
+from benchmarks.experiments.execute import execute, job_state
+from benchmarks.experiments.jobs import Job, JobFolder
+from benchmarks.experiments.results import RESULT_FILE, Result
+from benchmarks.experiments.runner import run_jobs
+from benchmarks.experiments.suites import make_jobs
+from benchmarks.registry import load_plugins
 from piad.errors import PIADError
+
+LOG_FILE, SCORES_FILE, SPLIT_FILE = JobFolder.LOG, JobFolder.SCORES, JobFolder.SPLIT
 
 
 @pytest.fixture
 def fakes(monkeypatch, tmp_path):
     """Register the fakes for this test, and for the worker processes it starts."""
-    runner_fakes.register(monkeypatch.setitem)
+    runner_fakes.register(monkeypatch)
     monkeypatch.setenv("PIAD_PLUGINS", "runner_plugin")
     path = os.environ.get("PYTHONPATH", "")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(HELPERS), path) if p))

@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from benchmarks import speed
+from benchmarks.perf import speed
 from piad.errors import PIADError
 
 TRAIN_QUANTITIES = {"s_per_iter", "s_per_iter_best", "critic_s", "enc_gen_s", "iter_per_s_fp32"}

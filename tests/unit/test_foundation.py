@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks.jobs import Job
-from benchmarks.splits import Split
+from benchmarks.data.splits import Split
+from benchmarks.experiments.jobs import Job
 from piad.errors import PIADError, lookup
 from piad.io import (
     atomic_save_npz,

@@ -14,7 +14,10 @@ from baselines.base import as_feature_matrix, subsample_indices
 from baselines.kde import GaussianKDE
 from baselines.ocsvm import VARIANTS
 from baselines.preprocessing import Preprocessor, global_contrast_normalization
-from benchmarks.bench_baselines import METHODS, one_vs_all, run_class
+from benchmarks.data.imageset import ImageSet
+from benchmarks.data.info import DATASET_INFO
+from benchmarks.data.protocols import make_split
+from benchmarks.perf.bench_baselines import METHODS, run_class
 from piad.errors import PIADError
 
 
@@ -259,11 +262,12 @@ def test_bench_one_vs_all_runs_every_method_on_toy_digits():
     noise = rng.integers(-20, 21, size=(90, 6, 6, 1))
     images = np.clip(patterns[labels] + noise, 0, 255).astype(np.uint8)
     partition = np.array((["train"] * 20 + ["test"] * 10) * 3)
-    train, test, y = one_vs_all(labels, partition, normal=1)
-    assert len(train) == 20 and (labels[train] == 1).all()
-    assert len(test) == 30 and y.sum() == 20
+    dataset = ImageSet(DATASET_INFO["mnist5k"], images, labels, partition)
+    split = make_split("one_vs_all", dataset, "1", seed=0)
+    assert len(split.train) == 20 and (labels[split.train] == 1).all()
+    assert len(split.test) == 30 and split.test_labels.sum() == 20
     for method in METHODS:
-        row = run_class(images, labels, partition, 1, method, seed=0, n_jobs=1, max_train=None)
+        row = run_class(dataset, 1, method, seed=0, n_jobs=1, max_train=None)
         assert row["auc"] > 0.95, method
         assert row["n_test"] == (27 if method == "ocsvm-holdout" else 30)
         assert row["uses_test_labels"] == (method == "ocsvm-holdout")

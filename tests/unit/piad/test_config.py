@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from piad_tiny import tiny_config
 
 from piad.config import FAMILIES, FIDELITY, PIADConfig, fidelity_rows
 from piad.errors import PIADError
@@ -81,30 +82,30 @@ def test_unknown_names_list_the_known_ones() -> None:
     with pytest.raises(PIADError, match="unknown variant 'papers'; known: code, paper"):
         PIADConfig.preset("mnist", "papers")
     with pytest.raises(PIADError, match="unknown PIADConfig field 'lr'; known: alpha"):
-        PIADConfig().replace(lr=1.0)
+        tiny_config().replace(lr=1.0)
     with pytest.raises(PIADError, match="unknown PIADConfig field"):
         PIADConfig.from_dict({"bogus": 1})
     with pytest.raises(PIADError, match="unknown reconstruction distance 'l2'"):
-        PIADConfig(reconstruction="l2")
+        tiny_config(reconstruction="l2")
     with pytest.raises(PIADError, match="unknown weights 'auto'"):
-        PIADConfig(weights="auto")
+        tiny_config(weights="auto")
 
 
 def test_invalid_values_raise() -> None:
     with pytest.raises(PIADError, match="power of two"):
-        PIADConfig(image_size=48)
+        tiny_config(image_size=48)
     with pytest.raises(PIADError, match="in_channels"):
-        PIADConfig(in_channels=2)
+        tiny_config(in_channels=2)
     with pytest.raises(PIADError, match="batch_size"):
-        PIADConfig(batch_size=0)
+        tiny_config(batch_size=0)
     with pytest.raises(PIADError, match="latent_size"):
-        PIADConfig(latent_size=2)
+        tiny_config(latent_size=2)
 
 
 def test_needs_perceptual() -> None:
     assert PIADConfig().needs_perceptual
-    assert not PIADConfig(reconstruction="mse").needs_perceptual
-    assert PIADConfig(reconstruction="mse", score_distance="perc").needs_perceptual
+    assert not tiny_config(reconstruction="mse").needs_perceptual
+    assert tiny_config(reconstruction="mse", score_distance="perc").needs_perceptual
 
 
 def test_preset_with_changes() -> None:

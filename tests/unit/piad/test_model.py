@@ -13,11 +13,13 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 import piad.perceptual
-from piad import PIAD, PIADConfig
+from piad import PIAD
 from piad.errors import PIADError
 from piad.losses import mse
 from piad.model import prepare_images
 from piad.perceptual import PerceptualFeatures, to_three_channels
+
+WIDE32 = {"gen_channels": (4,) * 4, "enc_channels": (4,) * 4, "dx_channels": (4,) * 4}  # 32 px
 
 
 def tiny_features(seed: int = 0, filters: int = 8) -> PerceptualFeatures:
@@ -61,7 +63,7 @@ def fitted() -> PIAD:
 
 # ------------------------------------------------------------------------------ inputs
 def test_prepare_uint8_nhw_and_resize() -> None:
-    cfg = PIADConfig(family="custom")  # 32 px, 1 channel
+    cfg = tiny_config(image_size=32, in_channels=1, **WIDE32)
     x = prepare_images(np.full((3, 28, 28), 200, np.uint8), cfg)
     assert x.shape == (3, 1, 32, 32) and x.dtype == torch.uint8
     assert int(x.min()) == int(x.max()) == 200  # a constant image stays constant
@@ -71,7 +73,7 @@ def test_prepare_uint8_nhw_and_resize() -> None:
 
 def test_prepare_float_tensor_passes_through() -> None:
     x = torch.rand(2, 1, 32, 32) * 2 - 1
-    assert torch.equal(prepare_images(x, PIADConfig()), x)
+    assert torch.equal(prepare_images(x, tiny_config(image_size=32, in_channels=1, **WIDE32)), x)
 
 
 @pytest.mark.parametrize(
@@ -87,7 +89,7 @@ def test_prepare_float_tensor_passes_through() -> None:
 )
 def test_bad_inputs_have_clear_errors(images, message) -> None:
     with pytest.raises(PIADError, match=message):
-        prepare_images(images, PIADConfig())
+        prepare_images(images, tiny_config(image_size=32, in_channels=1, **WIDE32))
 
 
 def test_score_before_fit_is_refused() -> None:
@@ -160,6 +162,23 @@ def test_perceptual_provenance_recorded(tmp_path: Path) -> None:
     assert PIAD.load(tmp_path / "m.pt").provenance()["perceptual"] == {"weights": "tiny-random"}
 
 
+def test_from_checkpoint_rebuilds_the_model_of_a_training_run(tmp_path: Path) -> None:
+    images = stripes(16, False, 0, size=8)
+    model = PIAD(tiny_config(iterations=4)).fit(images, workdir=tmp_path / "w", progress=False)
+    test = stripes(6, True, 1, size=8)
+    for source in (tmp_path / "w", tmp_path / "w" / "checkpoint.pt"):
+        again = PIAD.from_checkpoint(source, device="cpu")
+        assert again.fitted and again.iterations_run == 4
+        np.testing.assert_allclose(again.score(test), model.score(test), rtol=1e-6)
+    via_load = PIAD.load(tmp_path / "w" / "checkpoint.pt")  # load reads checkpoints too
+    np.testing.assert_allclose(via_load.score(test), model.score(test), rtol=1e-6)
+    with pytest.raises(PIADError, match=r"no training checkpoint at .*checkpoint\.pt"):
+        PIAD.from_checkpoint(tmp_path / "empty")
+    torch.save({"format": "other"}, tmp_path / "other.pt")
+    with pytest.raises(PIADError, match="neither a PIAD model"):
+        PIAD.load(tmp_path / "other.pt")
+
+
 def test_fit_resumes_from_workdir(tmp_path: Path) -> None:
     images = stripes(16, False, 0, size=8)
     first = PIAD(tiny_config(iterations=4)).fit(images, workdir=tmp_path, progress=False)
@@ -175,8 +194,7 @@ def test_fit_resumes_from_workdir(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_learns_stripes_and_flags_the_other_orientation() -> None:
     """Horizontal stripes are normal; vertical stripes must score higher (ROC AUC > 0.9)."""
-    cfg = PIADConfig(
-        family="custom",
+    cfg = tiny_config(
         image_size=16,
         in_channels=1,
         latent_dim=8,
@@ -185,9 +203,9 @@ def test_learns_stripes_and_flags_the_other_orientation() -> None:
         dx_channels=(8, 8, 8),
         dz_hidden=(32, 32),
         batch_size=32,
+        n_weight=100,
         iterations=500,
         reconstruction="rel_perc_l1",  # the paper's distance, on a tiny fixed feature network
-        device="cpu",
         seed=0,
     )
     start = time.perf_counter()

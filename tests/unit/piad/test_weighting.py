@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from piad_tiny import tiny_config
 from torch import nn
 
 from piad.config import PIADConfig
@@ -159,7 +160,7 @@ def test_state_dict_round_trip_through_weights_only_torch_load() -> None:
 
 
 def test_fixed_weights_and_factory() -> None:
-    fixed = make_weight_policies(PIADConfig(weights="fixed"))
+    fixed = make_weight_policies(tiny_config(weights="fixed"))
     assert (fixed["G"].gamma, fixed["E"].gamma) == (100.0, 10.0)  # ablation "baseline"
     assert not any(fixed["G"].due(t) for t in range(1000))
     assert fixed["E"].update() == 10.0

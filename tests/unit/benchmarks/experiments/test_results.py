@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks.jobs import Job
-from benchmarks.results import COLUMNS, RESULT_FILE, Result, collect, failed_result
+from benchmarks.experiments.jobs import Job
+from benchmarks.experiments.results import COLUMNS, RESULT_FILE, Result, collect, failed_result
 from piad.errors import PIADError
 
 JOB = Job("table3", "celeba", "celeba_attributes", "normal", "piad", "code", 1, iters=100)

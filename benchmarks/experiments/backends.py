@@ -1,0 +1,332 @@
+"""Where jobs run: devices, CPU threads, and the backends (local worker processes, Ray, inline).
+
+- ``local``: one worker process per device slot (``devices x jobs_per_device``), each pinned
+  to its device; a job's exception or its worker's death is recorded as a failed result and
+  the suite goes on.
+- ``ray``: each job is a Ray task asking for ``1 / jobs_per_device`` GPU (or one CPU);
+  connects to a running cluster (``ray.init(address="auto")``) or starts a local one. The
+  output folder must be on a file system every node sees.
+- ``inline``: sequentially in this process (debugging and tests; a crash is not contained).
+
+Every backend runs a job through :func:`benchmarks.experiments.execute.run_job`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from benchmarks.experiments.execute import record_failure, run_job
+from benchmarks.experiments.jobs import Job, JobFolder
+from benchmarks.experiments.results import Result
+from benchmarks.registry import load_plugins, plugin_names
+from piad.errors import PIADError
+
+BACKENDS = ("local", "ray", "inline")
+
+
+# --------------------------------------------------------------------------- devices
+
+
+def visible_devices() -> list[str]:
+    """All visible CUDA devices (``cuda:0``...), or ``["cpu"]`` when there is none."""
+    import torch
+
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return [f"cuda:{i}" for i in range(n)] or ["cpu"]
+
+
+def parse_devices(spec: str | Sequence[str] | None, backend: str = "local") -> list[str]:
+    """Device list from ``--devices`` (``"cuda:0,cuda:1"``, ``"cuda"`` = all GPUs, ``"cpu"``).
+
+    ``None`` means every visible GPU, else the CPU. For the Ray backend the devices are
+    the cluster's: only ``cpu`` or ``cuda`` (GPU tasks) can be asked for.
+    """
+    tokens = spec.split(",") if isinstance(spec, str) else list(spec or [])
+    tokens = [t.strip().lower() for t in tokens if t.strip()]
+    if backend == "ray":
+        if not tokens:
+            return []  # decided from the cluster's resources
+        kinds = {"cuda" if t.startswith(("cuda", "gpu")) else t for t in tokens}
+        if not kinds <= {"cpu", "cuda"} or len(kinds) > 1:
+            raise PIADError(
+                f"--devices {','.join(tokens)!r}: with --backend ray give 'cpu' or 'cuda' "
+                "(Ray places GPU tasks on the cluster's GPUs)"
+            )
+        return sorted(kinds)
+    if not tokens:
+        return visible_devices()
+    visible = None
+    devices: list[str] = []
+    for token in tokens:
+        if token == "cpu":
+            names = ["cpu"]
+        elif token == "cuda" or token.startswith("cuda:"):
+            if visible is None:
+                visible = [d for d in visible_devices() if d != "cpu"]
+            if token == "cuda":
+                names = visible
+            else:
+                names = [token]
+            if not names or any(n not in visible for n in names):
+                shown = ", ".join(visible) if visible else "none"
+                raise PIADError(
+                    f"device {token!r} is not available (visible CUDA devices: {shown}); "
+                    "use --devices cpu or one of the visible ones"
+                )
+        else:
+            raise PIADError(
+                f"unknown device {token!r}; use cpu, cuda (all GPUs) or cuda:N, "
+                "comma-separated (e.g. cuda:0,cuda:1)"
+            )
+        devices.extend(n for n in names if n not in devices)
+    return devices
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def default_threads(n_slots: int) -> int:
+    """CPU threads per job: the cores this process may use, shared by the slots.
+
+    Fixed by the slots and the cores only, never by the machine's load: a thread count changes
+    how a job's sums are rounded, and a short GAN run turns rounding into AUC (the quick suite's
+    PIAD AUCs moved by up to 0.14 between a 1- and a 2-thread run of the same seed), so a seeded
+    CPU run must use the same count on an idle and on a busy machine of the same kind. On a busy
+    machine this is slower, not different.
+    """
+    return max(1, _cpu_count() // max(1, n_slots))
+
+
+# --------------------------------------------------------------------------- workers
+
+
+_WORKER: dict[str, Any] = {"device": "cpu", "threads": 1}
+
+
+def _init_worker(device: str, threads: int, plugins: list[str]) -> None:
+    """Pin a worker process to its device and CPU share; runs once per worker."""
+    _WORKER.update(device=device, threads=threads)
+    load_plugins(plugins)
+    set_threads(threads)
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.set_device(torch.device(device))
+
+
+def set_threads(threads: int) -> None:
+    """Limit torch and the BLAS/OpenMP pools of this process to ``threads``."""
+    with contextlib.suppress(ImportError):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _worker_run(job: Job, data_root: str, out: str, progress: bool) -> Result:
+    return run_job(
+        job,
+        data_root,
+        out,
+        _WORKER["device"],
+        progress=progress,
+        threads=_WORKER["threads"],
+    )
+
+
+@contextlib.contextmanager
+def _spawn_safe_main() -> Iterator[None]:
+    """Keep spawned workers from re-running the parent's main *script*.
+
+    multiprocessing's "spawn" re-imports a script that was run by path in every worker; a
+    script without an ``if __name__ == "__main__":`` guard would start the suite again there.
+    Workers need nothing from it (jobs are run by this module), so its path is hidden while
+    workers start. Modules run with ``-m`` are imported by name and are left alone.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or getattr(main, "__spec__", None) is not None:
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
+def _record_crash(job: Job, out: Path, device: str, err: BaseException) -> Result:
+    if isinstance(err, BrokenProcessPool):
+        message = "worker process died while running the job (killed, out of memory or crashed)"
+    else:
+        message = f"worker process failed while running the job ({type(err).__name__}: {err})"
+    log = JobFolder.of(job, out).log
+    with contextlib.suppress(OSError), open(log, "a", encoding="utf-8") as f:
+        print(f"=== failed: {message}", file=f)
+    return record_failure(job, out, message, device, threads=0)
+
+
+def _run_local(
+    todo: list[Job],
+    data_root: str,
+    out: Path,
+    slots: list[str],
+    threads: int,
+    progress: bool,
+    on_done: Callable[[Result], None],
+) -> None:
+    ctx = multiprocessing.get_context("spawn")  # safe with CUDA and threads
+    plugins = plugin_names()
+    executors: list[ProcessPoolExecutor | None] = [None] * len(slots)
+    pending = deque(todo)
+    running: dict[Future[Result], tuple[int, Job]] = {}
+    free = list(range(len(slots)))
+    job_progress = progress and len(slots) == 1  # parallel bars would overwrite each other
+    try:
+        with _spawn_safe_main():
+            while pending or running:
+                while pending and free:
+                    slot, job = free.pop(0), pending.popleft()
+                    if executors[slot] is None:
+                        executors[slot] = ProcessPoolExecutor(
+                            max_workers=1,
+                            mp_context=ctx,
+                            initializer=_init_worker,
+                            initargs=(slots[slot], threads, plugins),
+                        )
+                    executor = executors[slot]
+                    assert executor is not None
+                    future = executor.submit(_worker_run, job, data_root, str(out), job_progress)
+                    running[future] = (slot, job)
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    slot, job = running.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool as err:  # killed, out of memory, segfault...
+                        result = _record_crash(job, out, slots[slot], err)
+                        broken = executors[slot]
+                        executors[slot] = None
+                        if broken is not None:
+                            broken.shutdown(wait=False, cancel_futures=True)
+                    except Exception as err:  # e.g. a result that cannot be unpickled
+                        result = _record_crash(job, out, slots[slot], err)
+                    free.append(slot)
+                    on_done(result)
+    finally:
+        for executor in executors:
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _ray_task(
+    job: Job, data_root: str, out: str, use_gpu: bool, threads: int, plugins: list[str]
+) -> Result:
+    load_plugins(plugins)
+    import torch
+
+    torch.set_num_threads(threads)
+
+    device = "cuda" if use_gpu and torch.cuda.is_available() else "cpu"
+    if device == "cuda":  # Ray sets CUDA_VISIBLE_DEVICES to the GPU it granted
+        device = f"cuda:{torch.cuda.current_device()}"
+    return run_job(job, data_root, out, device, progress=False, threads=threads)
+
+
+def _run_ray(
+    todo: list[Job],
+    data_root: str,
+    out: Path,
+    devices: list[str],
+    jobs_per_device: int,
+    threads: int,
+    on_done: Callable[[Result], None],
+) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise PIADError("the Ray backend needs ray: pip install 'piad-suite[cluster]'") from None
+    started_here = False
+    if not ray.is_initialized():
+        try:
+            ray.init(address="auto", log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError):  # no cluster: start a local one
+            ray.init(include_dashboard=False, log_to_driver=False)
+        started_here = True
+    try:
+        if devices:
+            use_gpu = devices == ["cuda"]
+        else:
+            use_gpu = ray.cluster_resources().get("GPU", 0) > 0
+        if use_gpu and ray.cluster_resources().get("GPU", 0) <= 0:
+            raise PIADError("--devices cuda with --backend ray, but the Ray cluster has no GPU")
+        options: dict[str, Any] = {"num_cpus": threads, "max_retries": 0}
+        if use_gpu:
+            options["num_gpus"] = 1.0 / jobs_per_device
+        task = ray.remote(_ray_task).options(**options)
+        plugins = plugin_names()
+        refs = {
+            task.remote(job, data_root, str(out), use_gpu, threads, plugins): job for job in todo
+        }
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1)
+            for ref in ready:
+                job = refs.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except Exception as err:  # the task's worker died (RayTaskError, WorkerCrashed)
+                    result = _record_crash(job, out, "ray", err)
+                on_done(result)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def run_backend(
+    backend: str,
+    todo: list[Job],
+    data_root: str,
+    out: Path,
+    devices: list[str],
+    jobs_per_device: int,
+    threads: int,
+    progress: bool,
+    on_done: Callable[[Result], None],
+) -> None:
+    """Run ``todo`` on ``backend``; ``on_done`` gets each job's result as it finishes."""
+    slots = [d for d in devices for _ in range(jobs_per_device)] or ["cpu"]
+    if backend == "inline":
+        set_threads(threads)
+        for job in todo:
+            on_done(run_job(job, data_root, out, slots[0], progress=progress, threads=threads))
+    elif backend == "local":
+        _run_local(todo, data_root, out, slots, threads, progress, on_done)
+    elif backend == "ray":
+        _run_ray(todo, data_root, out, devices, jobs_per_device, threads, on_done)
+    else:
+        raise PIADError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+
+
+__all__ = [
+    "BACKENDS",
+    "default_threads",
+    "parse_devices",
+    "run_backend",
+    "set_threads",
+    "visible_devices",
+]

@@ -1,0 +1,173 @@
+"""The one evaluation path: (dataset, protocol, normal class, seed) -> split; estimator -> AUCs.
+
+The runner, the figures and the perf scripts all go through :func:`load_split` and
+:func:`evaluate`, so there is one way to turn a dataset and a method into scores, and one
+place that decides a labelled hold-out for the baselines that need one
+(:data:`HOLDOUT_FRACTION`).
+
+>>> from benchmarks.data.loading import load_dataset
+>>> from baselines import KDE
+>>> ds, split = load_split("mnist5k", "one_vs_all", "1", seed=0, dataset=load_dataset("mnist5k"))
+>>> round(evaluate(KDE(cv=2, bandwidths=[4.0]), ds, split).auc, 3) > 0.9
+True
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.data.imageset import ImageSet
+from benchmarks.data.loading import cached_dataset
+from benchmarks.data.protocols import check_protocol, make_split
+from benchmarks.data.splits import Split
+from piad.errors import PIADError
+
+#: Deep SVDD's labelled hold-out for OC-SVM's gamma: 10% of the test set, removed from it.
+HOLDOUT_FRACTION = 0.1
+
+
+def load_split(
+    dataset_name: str,
+    protocol: str,
+    normal: str,
+    seed: int,
+    root: str | os.PathLike[str] = "data",
+    dataset: ImageSet | None = None,
+) -> tuple[ImageSet, Split]:
+    """The dataset (loaded once per process) and the split of one job."""
+    check_protocol(protocol, dataset_name)
+    dataset = cached_dataset(dataset_name, root) if dataset is None else dataset
+    return dataset, make_split(protocol, dataset, normal, seed)
+
+
+def checked_split(split: Split, path: Path, what: str) -> Split:
+    """``split``, saved at ``path`` the first time; a saved manifest must equal it (resume)."""
+    if path.exists():
+        saved = Split.load(path)
+        if not saved.same_as(split):
+            raise PIADError(
+                f"the split rebuilt for {what} differs from its saved manifest {path} "
+                f"(dataset fingerprint {saved.fingerprint[:12]} -> {split.fingerprint[:12]}); "
+                f"the data changed: delete {path.parent} to run this job afresh"
+            )
+    else:
+        split.save(path)
+    return split
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray, what: str) -> float:
+    """ROC AUC with anomalies (label 1) as the positive class; both classes must be present."""
+    from sklearn.metrics import roc_auc_score
+
+    if len(np.unique(labels)) < 2:
+        raise PIADError(f"{what}: the test set needs normal and anomalous images for a ROC AUC")
+    return float(roc_auc_score(labels, scores))
+
+
+@dataclass
+class Evaluation:
+    """What one fit and one scoring gave: scores of the evaluated test images and the AUCs.
+
+    ``evaluated`` are positions into ``split.test`` (all of them unless a labelled hold-out
+    was removed; ``held`` are the hold-out's positions); ``aucs`` has one AUC per anomaly group
+    (CelebA attributes), empty otherwise.
+    """
+
+    split: Split
+    scores: np.ndarray
+    evaluated: np.ndarray
+    held: np.ndarray
+    auc: float
+    aucs: dict[str, float] = field(default_factory=dict)
+    fit_seconds: float = 0.0
+    score_seconds: float = 0.0
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.split.test_labels[self.evaluated]
+
+    @property
+    def test_index(self) -> np.ndarray:
+        return self.split.test[self.evaluated]
+
+    @property
+    def holdout_index(self) -> np.ndarray:
+        return self.split.test[self.held]
+
+    def group_masks(self) -> dict[str, np.ndarray] | None:
+        """Per group, a mask over the evaluated images: all normal images plus the group."""
+        groups = sorted(self.split.groups)
+        return {g: self.split.group_mask(g)[self.evaluated] for g in groups} or None
+
+
+def score_split(
+    split: Split, scores: np.ndarray, evaluated: np.ndarray, what: str
+) -> tuple[float, dict[str, float]]:
+    """The AUC of the evaluated test images and one AUC per group."""
+    y = split.test_labels[evaluated]
+    auc = roc_auc(y, scores, what)
+    aucs = {}
+    for group in sorted(split.groups):  # CelebA: one AUC per anomaly attribute
+        mask = split.group_mask(group)[evaluated]
+        aucs[group] = roc_auc(y[mask], scores[mask], f"{what} group {group}")
+    return auc, aucs
+
+
+def evaluate(
+    estimator: Any, dataset: ImageSet, split: Split, seed: int = 0, what: str = ""
+) -> Evaluation:
+    """Fit ``estimator`` on the training images, score the test images, compute the AUCs.
+
+    An estimator with ``needs_holdout`` gets a labelled, stratified hold-out of
+    :data:`HOLDOUT_FRACTION` of the test set (seeded by ``seed``), which is then removed from
+    the test set: its images are never scored.
+    """
+    from baselines.base import holdout_split
+
+    what = what or f"{split.dataset}/{split.normal}/seed{split.seed}"
+    labels = split.test_labels
+    evaluated = np.arange(len(split.test))
+    held = np.zeros(0, dtype=np.int64)
+    t0 = time.perf_counter()
+    if getattr(estimator, "needs_holdout", False):
+        held, evaluated = holdout_split(labels, HOLDOUT_FRACTION, seed=seed)
+        estimator.fit(
+            dataset.take(split.train), holdout=(dataset.take(split.test[held]), labels[held])
+        )
+    else:
+        estimator.fit(dataset.take(split.train))
+    t1 = time.perf_counter()
+    scores = np.asarray(estimator.score(dataset.take(split.test[evaluated])), dtype=np.float64)
+    evaluation = finish(split, scores, evaluated, held, what)
+    evaluation.fit_seconds, evaluation.score_seconds = t1 - t0, time.perf_counter() - t1
+    return evaluation
+
+
+def finish(
+    split: Split, scores: np.ndarray, evaluated: np.ndarray, held: np.ndarray, what: str
+) -> Evaluation:
+    """Check the scores of a trained estimator and compute its AUCs (also for fused groups)."""
+    if scores.shape != (len(evaluated),):
+        raise PIADError(f"{what}: scores of shape {scores.shape} for {len(evaluated)} images")
+    if not np.isfinite(scores).all():
+        raise PIADError(f"{what}: NaN/inf anomaly scores; see the job log")
+    auc, aucs = score_split(split, scores, evaluated, what)
+    return Evaluation(split, scores, evaluated, held, auc, aucs)
+
+
+__all__ = [
+    "HOLDOUT_FRACTION",
+    "Evaluation",
+    "checked_split",
+    "evaluate",
+    "finish",
+    "load_split",
+    "roc_auc",
+    "score_split",
+]

@@ -1,0 +1,1 @@
+"""Measurements of the suite itself: speed, numerics, and lockstep with the authors' code."""
