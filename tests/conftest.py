@@ -6,6 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
+# helpers are imported by the tests, never collected: runner_plugin registers fakes on import,
+# which the doctest collection (--doctest-modules) would otherwise do for the whole session
+collect_ignore = ["helpers"]
+
 
 @pytest.fixture(autouse=True)
 def _one_torch_thread() -> Iterator[None]:

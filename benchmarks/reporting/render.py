@@ -18,7 +18,7 @@ from tabulate import tabulate
 from benchmarks.experiments.results import collect
 from benchmarks.reporting.aggregate import aggregate, budget_note
 from benchmarks.reporting.plots import plot_bars
-from benchmarks.reporting.reported import load_reported
+from benchmarks.reporting.reported import all_reported
 from benchmarks.reporting.tables import TableBlock, build_tables
 from piad.errors import PIADError
 from piad.io import atomic_write_text
@@ -28,7 +28,7 @@ ERROR_CELL_CHARS = 200
 
 
 def short_error(text: object, limit: int = ERROR_CELL_CHARS) -> str:
-    """An error as one line of at most ``limit`` characters.
+    r"""An error as one line of at most ``limit`` characters.
 
     >>> short_error("MissingInputError: dataset 'mnist' is not available\nTraceback ...", 40)
     "MissingInputError: dataset 'mnist' is n…"
@@ -180,7 +180,7 @@ def write_report(
     results = collect(out) if results is None else results
     if not len(results):
         raise PIADError(f"no results under {out}; run the suite first (or check --out)")
-    reported = load_reported() if reported is None else reported
+    reported = all_reported() if reported is None else reported
     agg, blocks, budget, failures, title = make_report(results, reported)
     markdown = render_markdown(blocks, budget, failures, title)
     files = {

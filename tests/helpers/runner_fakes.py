@@ -106,7 +106,7 @@ def build_tinypiad(
         sample_every=10_000,
         seed=job.seed,
         device=device,
-    )
+    ).replace(**job.overrides_dict)
     return TinyPIAD(config, workdir, progress, paper_iterations=60)
 
 
@@ -145,7 +145,7 @@ def toy_groups(ds: ImageSet, normal: str, seed: int) -> Split:
 
 
 def register(monkeypatch: Any = None) -> None:
-    """Add the fakes, one ``register_*`` call each; with a ``monkeypatch``, undone after the test."""
+    """Add the fakes, one ``register_*`` call each; with a ``monkeypatch``, undone after a test."""
     if monkeypatch is not None:
         for registry in (DATASETS, PROTOCOLS, METHODS, SUITES):
             monkeypatch.setattr(registry, "entries", dict(registry.entries))

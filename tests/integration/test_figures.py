@@ -13,11 +13,11 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from benchmarks import figures as F
-from benchmarks.figures import contrast as contrast_module
-from benchmarks.figures.__main__ import main as figures_main
 from benchmarks.data.splits import Split
 from benchmarks.experiments.jobs import Job
 from benchmarks.experiments.results import Result
+from benchmarks.figures import contrast as contrast_module
+from benchmarks.figures.__main__ import main as figures_main
 from piad.errors import MissingInputError, PIADError
 from piad.io import atomic_save_npz
 from piad.losses import mse, perc, rel_perc_l1
@@ -401,7 +401,10 @@ def test_cli_samples_extremes_and_suite_from_a_runner_job(tmp_path, capsys, monk
     out = tmp_path / "figs"
     assert figures_main(["samples", *common, "--out", str(out), "--n", "4"]) == 0
     assert_png(out / "samples.png")
-    assert figures_main(["extremes", *common, "--out", str(out), "--distances", "mse", "--k", "3"]) == 0
+    assert (
+        figures_main(["extremes", *common, "--out", str(out), "--distances", "mse", "--k", "3"])
+        == 0
+    )
     assert_png(out / "extremes.png")
     printed = capsys.readouterr().out
     auc = float(printed.split("MSE: ROC AUC ")[1].split()[0])
