@@ -27,9 +27,20 @@ class TrainingDivergedError(PIADError):
     """A loss became NaN or inf during training."""
 
 
+class ProblemsError(PIADError):
+    """Several independent problems found at once (one per missing dataset), one line each."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = tuple(" ".join(str(p).split()) for p in problems)
+        super().__init__("; ".join(self.problems))
+
+
 def print_error(error: BaseException) -> None:
-    """How every command reports a :class:`PIADError`: one line "error: ..." on stderr."""
-    print("error: " + " ".join(str(error).split()), file=sys.stderr)
+    """How every command reports a :class:`PIADError`: one line "error: ..." on stderr
+    (one line per problem for a :class:`ProblemsError`)."""
+    lines = error.problems if isinstance(error, ProblemsError) else (str(error),)
+    for line in lines:
+        print("error: " + " ".join(line.split()), file=sys.stderr)
 
 
 def command(main: Callable[P, int]) -> Callable[P, int]:

@@ -40,6 +40,7 @@ class DatasetInfo:
     layout: str = ""
     display_name: str = ""  # as tables name it ("CIFAR-10"); default: the name
     reported_as: str = ""  # the paper's dataset whose numbers a table shows beside ours
+    files_from: str = ""  # the dataset whose files this one reads (default: its own)
 
     @property
     def title(self) -> str:
@@ -107,8 +108,8 @@ DATASET_INFO: dict[str, DatasetInfo] = {
         1,
         DIGITS,
         "one_vs_all",
-        "torchvision.datasets.MNIST (downloaded automatically), or your own copy of the "
-        "IDX files from http://yann.lecun.com/exdb/mnist/",
+        "downloaded automatically (python -m benchmarks.fetch mnist: torchvision's mirrors, "
+        "md5-checked), or your own copy of the IDX files from http://yann.lecun.com/exdb/mnist/",
         f"<root>/mnist/{IDX_LAYOUT} or torchvision's <root>/MNIST/raw/",
     ),
     "fmnist": DatasetInfo(
@@ -118,7 +119,7 @@ DATASET_INFO: dict[str, DatasetInfo] = {
         1,
         FMNIST_CLASSES,
         "gpnd_80_20",
-        "torchvision.datasets.FashionMNIST (downloaded automatically), Debian's "
+        "downloaded automatically (python -m benchmarks.fetch fmnist, md5-checked), Debian's "
         "`apt-get install dataset-fashion-mnist` (/usr/share/datasets/fashion-mnist), or "
         "https://github.com/zalandoresearch/fashion-mnist",
         f"<root>/fmnist/{IDX_LAYOUT} (or <root>/fashion-mnist/) or torchvision's "
@@ -131,7 +132,7 @@ DATASET_INFO: dict[str, DatasetInfo] = {
         3,
         CIFAR10_CLASSES,
         "one_vs_all",
-        "torchvision.datasets.CIFAR10 (downloaded automatically), or "
+        "downloaded automatically (python -m benchmarks.fetch cifar10, md5-checked), or "
         "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
         "<root>/cifar-10-batches-py/ (torchvision's layout)",
     ),
@@ -142,7 +143,8 @@ DATASET_INFO: dict[str, DatasetInfo] = {
         3,
         COIL100_CLASSES,
         "coil100_30",
-        f"Columbia CAVE's COIL-100 archive {COIL100_URL} (downloaded automatically)",
+        f"Columbia CAVE's COIL-100 archive {COIL100_URL} (downloaded automatically: "
+        "python -m benchmarks.fetch coil100)",
         "<root>/coil-100/obj{1..100}__{0..355}.png or the archive <root>/coil-100.zip",
     ),
     "celeba": DatasetInfo(
@@ -152,8 +154,9 @@ DATASET_INFO: dict[str, DatasetInfo] = {
         3,
         (),
         "celeba_attributes",
-        "torchvision.datasets.CelebA (download=True needs the gdown package and Google "
-        "Drive access), or https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html "
+        "downloaded automatically (python -m benchmarks.fetch celeba: the official Google "
+        "Drive files, else a pinned Hugging Face mirror, both verified), or "
+        "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html "
         "(Align&Cropped images + Anno/list_attr_celeba.txt + Eval/list_eval_partition.txt)",
         "<root>/celeba/img_align_celeba/*.jpg, <root>/celeba/list_attr_celeba.txt, "
         "<root>/celeba/list_eval_partition.txt",
@@ -166,8 +169,9 @@ DATASET_INFO: dict[str, DatasetInfo] = {
         LSUN_CLASSES,
         "lsun_bedroom",
         "the LSUN scene lmdb archives bedroom_train, bedroom_val and conference_room_val "
-        "(download script at https://github.com/fyu/lsun; not downloaded automatically: "
-        "bedroom_train is about 43 GB); reading them needs `pip install lmdb`",
+        "(python -m benchmarks.fetch lsun --yes: bedroom_train is about 43 GB; the archives of "
+        "the download script at https://github.com/fyu/lsun); reading them needs "
+        "`pip install lmdb`",
         "<root>/lsun/{bedroom_train,bedroom_val,conference_room_val}_lmdb/data.mdb",
     ),
     "mnist5k": DatasetInfo(
@@ -204,6 +208,7 @@ DATASET_INFO["coil100_bilinear"] = dataclasses.replace(
     name="coil100_bilinear",
     display_name="COIL-100 (bilinear)",
     reported_as="coil100",
+    files_from="coil100",
 )
 
 #: Data handling where the paper is silent: the authors' code is the default, the other choice

@@ -6,13 +6,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
+from benchmarks.data import datalock
 from benchmarks.data import info as _builtin_datasets  # noqa: F401  (registers the built-ins)
 from benchmarks.data.imageset import ImageSet
 from benchmarks.registry import DATASETS
@@ -49,27 +46,9 @@ def cached_dataset(name: str, root: str | os.PathLike[str]) -> ImageSet:
     key = (name, str(root), id(DATASETS.get(name)))
     if key not in _CACHE:
         _CACHE.clear()
-        with data_lock(root):
+        with datalock.lock(root):  # re-entrant: the loader may fetch under it
             _CACHE[key] = load_dataset(name, root)
     return _CACHE[key]
 
 
-@contextlib.contextmanager
-def data_lock(root: Path) -> Iterator[None]:
-    """An exclusive lock per data root, held in the temporary folder (never in the root)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no lock
-        yield
-        return
-    digest = hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:16]
-    path = Path(tempfile.gettempdir()) / f"piad-data-{digest}.lock"
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-__all__ = ["cached_dataset", "data_lock", "load_dataset"]
+__all__ = ["cached_dataset", "load_dataset"]

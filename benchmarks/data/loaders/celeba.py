@@ -10,12 +10,7 @@ import pandas as pd
 
 from benchmarks.data.imageset import ImageSet, LazyImages, fingerprint
 from benchmarks.data.info import dataset_info
-from benchmarks.data.loaders.common import (
-    FETCH_ERRORS,
-    center_crop_resize,
-    download_error,
-    missing_error,
-)
+from benchmarks.data.loaders.common import center_crop_resize, fetch_files, missing_error
 from piad.errors import MissingInputError, PIADError
 
 # --------------------------------------------------------------------------- CelebA
@@ -73,12 +68,7 @@ def load_celeba(root: Path, download: bool = True) -> ImageSet:
     if not all(p.is_file() for p in needed) or not (folder / "img_align_celeba").is_dir():
         if not download:
             raise missing_error("celeba", root, "files missing; download is off")
-        import torchvision
-
-        try:
-            torchvision.datasets.CelebA(str(root), split="all", download=True)
-        except FETCH_ERRORS as err:
-            raise download_error("celeba", root, err) from err
+        fetch_files("celeba", root)  # the official files, else the pinned Hub mirror
     files, attributes, partition = read_celeba_tables(folder)
     images = CelebAImages(folder / "img_align_celeba", files)
     sample = images[np.linspace(0, len(files) - 1, 8).astype(np.int64)]

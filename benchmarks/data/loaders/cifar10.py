@@ -8,7 +8,7 @@ import numpy as np
 
 from benchmarks.data.imageset import ImageSet
 from benchmarks.data.info import dataset_info
-from benchmarks.data.loaders.common import FETCH_ERRORS, download_error, missing_error
+from benchmarks.data.loaders.common import FETCH_ERRORS, fetch_files, missing_error
 
 
 def load_cifar10(root: Path, download: bool = True) -> ImageSet:
@@ -16,14 +16,14 @@ def load_cifar10(root: Path, download: bool = True) -> ImageSet:
     import torchvision
 
     root = Path(root)
+    if download and not (root / "cifar-10-batches-py").is_dir():
+        fetch_files("cifar10", root)
     parts = []
     try:
         for train in (True, False):
-            ds = torchvision.datasets.CIFAR10(str(root), train=train, download=download)
+            ds = torchvision.datasets.CIFAR10(str(root), train=train, download=False)
             parts.append((np.asarray(ds.data, dtype=np.uint8), np.asarray(ds.targets)))
     except FETCH_ERRORS as err:
-        if download:
-            raise download_error("cifar10", root, err) from err
         raise missing_error(
             "cifar10", root, "cifar-10-batches-py/ missing or corrupt; download is off"
         ) from err

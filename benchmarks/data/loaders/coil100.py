@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.data.imageset import ImageSet
-from benchmarks.data.info import COIL100_URL, dataset_info
-from benchmarks.data.loaders.common import FETCH_ERRORS, download_error, missing_error
+from benchmarks.data.info import dataset_info
+from benchmarks.data.loaders.common import fetch_files, missing_error
 from piad.errors import PIADError
 from piad.images import resize_uint8
 
@@ -73,12 +73,7 @@ def load_coil100(root: Path, download: bool = True, resize: str = "skimage") -> 
             raise missing_error(
                 "coil100", root, "neither coil-100/ nor coil-100.zip exists; download is off"
             )
-        from torchvision.datasets.utils import download_url
-
-        try:
-            download_url(COIL100_URL, str(root), filename="coil-100.zip")
-        except FETCH_ERRORS as err:
-            raise download_error("coil100", root, err) from err
+        fetch_files("coil100", root)  # coil-100.zip from the Columbia CAVE archive
     wanted = sorted(
         ((obj, angle) for obj in range(1, 101) for angle in COIL100_ANGLES),
         key=lambda oa: (oa[0] % 100, oa[1]),

@@ -55,6 +55,14 @@ def check_counts(
         )
 
 
+def fetch_files(name: str, root: Path) -> None:
+    """Download, verify and place ``name``'s files under ``root`` (:mod:`benchmarks.data.fetch`,
+    the same code as ``python -m benchmarks.fetch``); raises one line when that is not possible."""
+    from benchmarks.data import fetch as fetching
+
+    fetching.fetch([dataset_info(name).files_from or name], root)
+
+
 def download_error(name: str, root: Path, err: BaseException) -> MissingInputError:
     return missing_error(
         name, root, f"download failed: {type(err).__name__}: {err}".replace("\n", " ")
@@ -65,4 +73,11 @@ def download_error(name: str, root: Path, err: BaseException) -> MissingInputErr
 FETCH_ERRORS = (OSError, RuntimeError, ValueError, EOFError, zipfile.BadZipFile)
 
 
-__all__ = ["FETCH_ERRORS", "center_crop_resize", "check_counts", "download_error", "missing_error"]
+__all__ = [
+    "FETCH_ERRORS",
+    "center_crop_resize",
+    "check_counts",
+    "download_error",
+    "fetch_files",
+    "missing_error",
+]

@@ -9,7 +9,7 @@ import numpy as np
 from benchmarks.data.idx import has_idx_set, read_idx_set
 from benchmarks.data.imageset import ImageSet
 from benchmarks.data.info import FMNIST_COUNTS, MNIST_COUNTS, dataset_info
-from benchmarks.data.loaders.common import FETCH_ERRORS, check_counts, download_error, missing_error
+from benchmarks.data.loaders.common import check_counts, fetch_files, missing_error
 from piad.images import resize_uint8
 
 # --------------------------------------------------------------------------- MNIST family
@@ -32,17 +32,10 @@ def _idx_folder(name: str, root: Path, download: bool) -> Path:
     looked = ", ".join(str(c) for c in candidates)
     if not download:
         raise missing_error(name, root, f"no IDX files in {looked}; download is off")
-    import torchvision
-
-    cls = {"mnist": torchvision.datasets.MNIST, "fmnist": torchvision.datasets.FashionMNIST}[name]
-    try:
-        for train in (True, False):
-            cls(str(root), train=train, download=True)
-    except FETCH_ERRORS as err:
-        raise download_error(name, root, err) from err
-    folder = root / _IDX_FOLDERS[name][-1]
+    fetch_files(name, root)  # into <root>/<name>/ (benchmarks.data.sources)
+    folder = root / _IDX_FOLDERS[name][0]
     if not has_idx_set(folder):
-        raise missing_error(name, root, f"torchvision left no IDX files in {folder}")
+        raise missing_error(name, root, f"the download left no IDX files in {folder}")
     return folder
 
 

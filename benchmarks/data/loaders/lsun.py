@@ -13,7 +13,7 @@ import numpy as np
 
 from benchmarks.data.imageset import ImageSet, LazyImages, fingerprint
 from benchmarks.data.info import LSUN_PARTS, dataset_info
-from benchmarks.data.loaders.common import center_crop_resize, missing_error
+from benchmarks.data.loaders.common import center_crop_resize, fetch_files, missing_error
 from piad.errors import MissingInputError, PIADError
 
 
@@ -86,15 +86,17 @@ def lsun_keys(path: Path) -> np.ndarray:
 def load_lsun(root: Path, download: bool = True) -> ImageSet:
     """LSUN bedroom_train, bedroom_val and conference_room_val (lmdb), read lazily.
 
-    ``download`` is ignored: the archives are fetched by hand (see ``DATASET_INFO``).
+    With ``download``, missing parts are fetched (:mod:`benchmarks.data.fetch`); bedroom_train
+    is about 43 GB, so that needs the confirmation ``python -m benchmarks.fetch lsun --yes``.
     """
     root = Path(root)
     paths = [root / "lsun" / f"{part}_lmdb" for part in LSUN_PARTS]
     absent = [p.name for p in paths if not (p / "data.mdb").is_file()]
+    if absent and download:
+        fetch_files("lsun", root)
+        absent = [p.name for p in paths if not (p / "data.mdb").is_file()]
     if absent:
-        raise missing_error(
-            "lsun", root, f"{', '.join(absent)} missing; LSUN is not downloaded automatically"
-        )
+        raise missing_error("lsun", root, f"{', '.join(absent)} missing; download is off")
     keys = [lsun_keys(p) for p in paths]
     partition = np.concatenate([np.full(len(k), part) for k, part in zip(keys, LSUN_PARTS)])
     labels = np.concatenate(
