@@ -120,17 +120,47 @@ def holdout_split(
     return hold, rest
 
 
+def variant_name(
+    settings: dict[str, Any], variants: dict[str, dict[str, Any]], defaults: dict[str, Any]
+) -> str:
+    """The first variant whose distinguishing settings equal ``settings``, else "custom".
+
+    ``defaults`` maps each distinguishing constructor keyword to its default value.
+
+    >>> variant_name({"gcn": False}, {"default": {}, "nogcn": {"gcn": False}}, {"gcn": True})
+    'nogcn'
+    """
+    for name, kwargs in variants.items():
+        wanted = {k: kwargs.get(k, v) for k, v in defaults.items()}
+        if all(settings[k] == wanted[k] for k in defaults):
+            return name
+    return "custom"
+
+
 class ShallowBaseline(ABC):
     """fit(images) -> self; score(images) -> anomaly scores (higher = more anomalous)."""
 
     name: str = "baseline"
 
-    def __init__(self, max_train: int | None = None, seed: int = 0, n_jobs: int = 1) -> None:
+    def __init__(
+        self,
+        max_train: int | None = None,
+        seed: int = 0,
+        n_jobs: int = 1,
+        gcn: bool = True,
+        train_multiple: int | None = None,
+    ) -> None:
         if max_train is not None and max_train < 2:
             raise PIADError(f"max_train must be at least 2 images, got {max_train}")
+        if train_multiple is not None and train_multiple < 1:
+            raise PIADError(f"train_multiple must be a positive number, got {train_multiple}")
         self.max_train = max_train
         self.seed = seed
         self.n_jobs = n_jobs
+        self.gcn = gcn
+        # Deep SVDD's data loaders keep a random floor(N / 200) * 200 training images (whole
+        # batches of 200) even for the shallow baselines (src/datasets/mnist.py, cifar10.py)
+        self.train_multiple = train_multiple
         self.preprocessor_: Preprocessor | None = None
         self.n_train_: int = 0
         self.n_train_available_: int = 0
@@ -165,10 +195,13 @@ class ShallowBaseline(ABC):
         if n == 1:
             raise PIADError(f"{self.name} needs at least 2 training images, got 1")
         keep = subsample_indices(n, self.max_train, self.seed)
+        if self.train_multiple is not None and len(keep) >= self.train_multiple:
+            whole = len(keep) // self.train_multiple * self.train_multiple
+            keep = keep[subsample_indices(len(keep), whole, self.seed + 1)]
         if len(keep) < n:  # index first: a lazily read dataset is loaded only where needed
             images = images[keep]
         x = as_feature_matrix(images, "training images")
-        preprocessor = Preprocessor().fit(x)
+        preprocessor = Preprocessor(gcn=self.gcn).fit(x)
         z_holdout = None
         if holdout is not None:
             h_images, h_labels = holdout
@@ -210,5 +243,6 @@ class ShallowBaseline(ABC):
             "n_train_available": self.n_train_available_,
             "fraction_train_used": self.n_train_ / self.n_train_available_,
             "max_train": self.max_train,
+            "train_multiple": self.train_multiple,
             "seed": self.seed,
         }

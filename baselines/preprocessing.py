@@ -5,6 +5,10 @@ Deep SVDD's published recipe (Ruff et al. 2018; ``shared/notes/fidelity-facts.md
 min-max scaling to [0, 1] with the *training* minimum and maximum -> PCA keeping 95% of the
 training variance. Like Deep SVDD, the min-max scaling uses one minimum and one maximum over all
 training pixels (not one per pixel), so test images may fall slightly outside [0, 1].
+
+``gcn=False`` skips the normalisation, as the authors' MNIST shell scripts for the shallow
+baselines do (``src/scripts/mnist_{kde,ocsvm}.sh`` pass no ``--gcn``; CIFAR-10's pass
+``--gcn 1``; repository lukasruff/Deep-SVDD).
 """
 
 from __future__ import annotations
@@ -42,10 +46,11 @@ class Preprocessor:
     3
     """
 
-    def __init__(self, variance: float | None = 0.95) -> None:
+    def __init__(self, variance: float | None = 0.95, gcn: bool = True) -> None:
         if variance is not None and not 0.0 < variance <= 1.0:
             raise PIADError(f"PCA variance to keep must be in (0, 1], got {variance}")
         self.variance = variance
+        self.gcn = gcn
         self.n_features_in_: int | None = None
         self.min_: float = 0.0
         self.max_: float = 1.0
@@ -55,7 +60,7 @@ class Preprocessor:
         """Learn the min-max range and the PCA from training rows (N, D)."""
         if x.ndim != 2 or len(x) < 2:
             raise PIADError(f"preprocessing needs at least 2 training rows (N, D), got {x.shape}")
-        g = global_contrast_normalization(x)
+        g = self._normalise(x)
         lo, hi = float(g.min()), float(g.max())
         if hi <= lo:
             raise PIADError(
@@ -69,6 +74,9 @@ class Preprocessor:
             self.pca_.fit((g - lo) / (hi - lo))
         return self
 
+    def _normalise(self, x: np.ndarray) -> np.ndarray:
+        return global_contrast_normalization(x) if self.gcn else x
+
     def transform(self, x: np.ndarray) -> np.ndarray:
         """Apply the fitted steps to rows (N, D); nothing is re-estimated."""
         if self.n_features_in_ is None:
@@ -79,13 +87,14 @@ class Preprocessor:
                 f"images have {got} values each but the model was fit on {self.n_features_in_}; "
                 "use the same image size and channels as for training"
             )
-        z = (global_contrast_normalization(x) - self.min_) / (self.max_ - self.min_)
+        z = (self._normalise(x) - self.min_) / (self.max_ - self.min_)
         return self.pca_.transform(z) if self.pca_ is not None else z
 
     def info(self) -> dict[str, Any]:
         """JSON-able summary: input size, min-max range, PCA components kept."""
         out: dict[str, Any] = {
             "n_features_in": self.n_features_in_,
+            "gcn": self.gcn,
             "minmax_range": [self.min_, self.max_],
             "pca_variance": self.variance,
         }

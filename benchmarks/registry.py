@@ -182,8 +182,8 @@ def register_method(
     replace: bool = False,
 ) -> MethodEntry:
     """Register a method with one call (see :class:`MethodEntry` for the fields)."""
-    if "-" in name:
-        raise PIADError(f"method name {name!r} may not contain '-' (it separates variants)")
+    if not name or name.startswith("-") or name.endswith("-"):
+        raise PIADError(f"method name {name!r} must not start or end with '-'")
     entry = MethodEntry(
         name=name,
         factory=factory,

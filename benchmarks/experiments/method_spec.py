@@ -29,6 +29,23 @@ from piad.errors import PIADError, unknown_name
 FIDELITIES = ("code", "paper")
 
 
+def split_label(label: str) -> tuple[str, str]:
+    """``(method, variant)`` of ``method[-variant]``: the longest registered method name that
+    ``label`` starts with (method names may hold '-': ``deep-svdd-soft`` is Deep SVDD's
+    ``soft`` variant), else the text before the first '-'.
+
+    >>> split_label("ocsvm-holdout"), split_label("kde")
+    (('ocsvm', 'holdout'), ('kde', ''))
+    """
+    for name in sorted(METHODS, key=len, reverse=True):
+        if label == name:
+            return name, ""
+        if label.startswith(name + "-"):
+            return name, label[len(name) + 1 :]
+    method, _, variant = label.partition("-")
+    return method, variant
+
+
 def _has_fidelity(method: str) -> bool:
     """Whether a registered method takes code|paper variants (built-ins: import
     :mod:`benchmarks.experiments.methods` first, as every caller of this module does)."""
@@ -53,7 +70,7 @@ class MethodSpec:
         """A suite's method name under a fidelity variant (ignored by methods without one)."""
         if fidelity not in FIDELITIES:
             raise unknown_name("variant", fidelity, FIDELITIES)
-        method, _, variant = name.partition("-")
+        method, variant = split_label(name)
         return cls(method, variant, fidelity if _has_fidelity(method) else "")
 
     @classmethod
@@ -72,8 +89,7 @@ class MethodSpec:
     @classmethod
     def from_label(cls, label: str) -> MethodSpec:
         """Decode a label (``"piad-paper-ablation-perc"``, ``"ocsvm-holdout"``, ``"kde"``)."""
-        method, _, variant = label.partition("-")
-        return cls.from_job(method, variant)
+        return cls.from_job(*split_label(label))
 
     # ------------------------------------------------------------------ formatting
     @property
@@ -101,4 +117,4 @@ class MethodSpec:
         return self
 
 
-__all__ = ["FIDELITIES", "MethodSpec"]
+__all__ = ["FIDELITIES", "MethodSpec", "split_label"]

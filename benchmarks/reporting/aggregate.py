@@ -133,17 +133,27 @@ def _average(
 
 
 def budget_note(results: pd.DataFrame) -> str | None:
-    """``"REDUCED BUDGET: ..."`` when any PIAD result trained fewer iterations than the paper."""
-    piad = results[(results["method"] == "piad") & (results["status"] == "ok")]
-    budgets: set[tuple[int, int]] = set()
-    for r in piad.itertuples(index=False):
+    """``"REDUCED BUDGET: ..."`` when any result trained less than its paper's budget (PIAD in
+    iterations, Deep SVDD in epochs)."""
+    done = results[results["status"] == "ok"]
+    budgets: set[tuple[int, int, str]] = set()
+    for r in done.itertuples(index=False):
         ran = r.iters_run if _is_int(r.iters_run) else r.iters
         if _is_int(ran) and _is_int(r.iters_paper) and int(ran) < int(r.iters_paper):
-            budgets.add((int(ran), int(r.iters_paper)))
+            unit = getattr(r, "budget_unit", None)
+            unit = unit if isinstance(unit, str) and unit else "iterations"
+            budgets.add((int(ran), int(r.iters_paper), unit))
     if not budgets:
         return None
-    what = ", ".join(f"{ran} iterations (paper: {paper})" for ran, paper in sorted(budgets))
+    what = ", ".join(
+        f"{ran} {unit} (paper: {paper})" for ran, paper, unit in sorted(budgets, key=_budget_key)
+    )
     return f"REDUCED BUDGET: {what}, not a reproduction"
+
+
+def _budget_key(budget: tuple[int, int, str]) -> tuple[bool, int, int]:
+    ran, paper, unit = budget
+    return (unit != "iterations", ran, paper)  # iterations (PIAD) first
 
 
 def _is_int(value: Any) -> bool:

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from benchmarks.data.info import dataset_info
 from benchmarks.data.protocols import normal_classes
 from benchmarks.experiments import methods as _builtin_methods  # noqa: F401  (registers them)
-from benchmarks.experiments.method_spec import MethodSpec
+from benchmarks.experiments.method_spec import MethodSpec, split_label
 from benchmarks.registry import DATASETS, METHODS, PROTOCOLS
 from piad.errors import PIADError
 
@@ -59,10 +59,15 @@ def reported_method(label: str) -> str:
     return METHODS.get(s.method).reported_name(s.variant)
 
 
+def reported_name(method: str) -> str:
+    """The reported method a method's plain run is compared with (``deep-svdd``: ``deep_svdd``)."""
+    return METHODS.get(method).reported_as if method in METHODS else method
+
+
 def display_name(label: str, ours: bool = True) -> str:
     """Column/row name of a method; reported-only methods are marked "(reported)"."""
     if not ours:
-        base, _, variant = label.partition("-")
+        base, variant = split_label(label)
         if variant and base in METHODS and variant in METHODS.get(base).variants:
             return METHODS.get(base).display_name(variant) + " (reported)"
         return f"{METHOD_NAMES.get(label, label)} (reported)"
@@ -155,6 +160,7 @@ __all__ = [
     "method_key",
     "reported_dataset",
     "reported_method",
+    "reported_name",
     "row_kind",
     "summary_of",
 ]

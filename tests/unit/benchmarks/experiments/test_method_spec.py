@@ -28,7 +28,7 @@ def test_suite_names_jobs_and_labels_round_trip(suite_name, fidelity, job_varian
 
 
 def test_unknown_variants_and_fidelities_are_refused():
-    with pytest.raises(PIADError, match="unknown OC-SVM variant 'x'; known: ocsvm, ocsvm-holdout"):
+    with pytest.raises(PIADError, match="unknown OC-SVM variant 'x'; known: ocsvm, ocsvm-deepsvdd"):
         MethodSpec.from_suite("ocsvm-x").check()
     with pytest.raises(PIADError, match="unknown variant 'draft'"):
         MethodSpec.from_suite("piad", "draft")

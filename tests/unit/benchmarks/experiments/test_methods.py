@@ -66,7 +66,8 @@ def test_baseline_variants_and_unknown_names():
     assert holdout.needs_holdout and holdout.seed == 3
     assert not build_estimator(job("ocsvm"), info, "cpu", Path("w")).needs_holdout
     assert build_estimator(job("kde"), info, "cpu", Path("w"), threads=2).n_jobs == 2
-    with pytest.raises(PIADError, match="unknown method 'svdd'; known: kde, ocsvm, piad"):
+    known = "known: deep-svdd, kde, ocsvm, piad"
+    with pytest.raises(PIADError, match=f"unknown method 'svdd'; {known}"):
         build_estimator(job("svdd"), info, "cpu", Path("w"))
     with pytest.raises(PIADError, match="unknown KDE variant 'holdout'"):
         build_estimator(job("kde", "holdout"), info, "cpu", Path("w"))

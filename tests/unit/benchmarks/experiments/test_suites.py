@@ -28,12 +28,20 @@ def test_table2_is_20_piad_cells_x_3_seeds_plus_the_baselines():
         *(("mnist", str(d)) for d in range(10)),
         *(("cifar10", c) for c in cifar),
     }
-    assert Counter(j.method for j in jobs) == {"piad": 60, "ocsvm": 60, "kde": 60}
+    assert Counter(j.method_label for j in jobs) == {
+        "piad-code": 60,
+        "ocsvm": 60,
+        "kde": 60,
+        # the recipes checked against Deep SVDD's published table (issue 15)
+        "ocsvm-deepsvdd": 60,
+        "kde-deepsvdd": 60,
+        "deep-svdd": 60,
+    }
     assert {j.seed for j in jobs} == {0, 1, 2}
     assert {j.protocol for j in jobs} == {"one_vs_all"}
     assert all(j.variant == "code" and j.iters is None for j in piad)  # the paper's budget
-    assert len(set(jobs)) == len(jobs) == 180
-    assert len({j.slug for j in jobs}) == 180  # every job has its own folder
+    assert len(set(jobs)) == len(jobs) == 360
+    assert len({j.slug for j in jobs}) == 360  # every job has its own folder
 
 
 def test_table3_lsun_ablation_and_quick_counts():
@@ -85,9 +93,11 @@ def test_filters_keep_only_the_named_jobs():
 def test_iters_and_variant_apply_to_piad_only():
     jobs = make_jobs("table2", classes="0", datasets="mnist", iters=500, variant="paper")
     piad = [j for j in jobs if j.method == "piad"]
-    others = [j for j in jobs if j.method != "piad"]
+    others = [j for j in jobs if j.method not in ("piad", "deep-svdd")]
     assert {(j.variant, j.iters) for j in piad} == {("paper", 500)}
-    assert {(j.variant, j.iters) for j in others} == {("", None)}
+    assert {j.iters for j in others} == {None} and "paper" not in {j.variant for j in others}
+    deep = [j for j in jobs if j.method == "deep-svdd"]
+    assert {(j.variant, j.iters) for j in deep} == {("", 500)}  # a budget in epochs, no fidelity
     assert piad[0].slug == "mnist/piad-paper/0/seed0"
     ablation = make_jobs("ablation", classes="cat", seeds="0", variant="paper")
     assert ablation[0].method_label == "piad-paper-ablation-mse-fixed"
@@ -139,6 +149,6 @@ def test_filters_that_leave_nothing_are_an_error():
 def test_suite_table_lists_every_suite_with_its_job_count():
     rows = {r["suite"]: r for r in suite_table()}
     assert set(rows) == set(SUITES)
-    assert rows["table2"]["jobs"] == 180
+    assert rows["table2"]["jobs"] == 360
     assert rows["quick"]["PIAD budget"] == f"{QUICK_ITERS} it"
     assert "ocsvm-holdout" in rows["table2"]["methods"]

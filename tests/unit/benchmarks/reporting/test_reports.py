@@ -281,3 +281,33 @@ def test_real_reported_values_are_found(tmp_path):
     assert _cell(agg, "cifar10", "automobile", "piad-code")["reported"] == 0.876  # "car"
     # mnist5k is compared with the paper's MNIST numbers (noted in the table)
     assert _cell(agg, "mnist5k", "3", "ocsvm-holdout")["reported"] == 0.950
+
+
+def test_recipe_runs_are_compared_with_the_table_of_the_recipe_they_follow(tmp_path):
+    """OC-SVM as PIAD quotes it (from LSA, recipe unpublished) beside Deep SVDD's recipe run
+    live: each run is compared with its own source; the note names the closest recipe."""
+    from benchmarks.reporting.reported import all_reported, unverified_references
+
+    for c in range(10):
+        _save(tmp_path, Job("table2", "mnist", "one_vs_all", str(c), "ocsvm", "", 0), 0.80)
+        job = Job("table2", "mnist", "one_vs_all", str(c), "ocsvm", "deepsvdd", 0)
+        _save(tmp_path, job, 0.95)
+    reported = all_reported()
+    agg, blocks, *_ = make_report(collect(tmp_path), reported)
+    recipe = _cell(agg, "mnist", "0", "ocsvm-deepsvdd")
+    assert recipe["reported_method"] == "deep_svdd_table1:ocsvm"
+    deep_svdd_ocsvm = reported[reported["method"] == "deep_svdd_table1:ocsvm"]
+    expected = float(deep_svdd_ocsvm.loc[deep_svdd_ocsvm["normal"] == "0", "auc"].iloc[0])
+    assert recipe["reported"] == pytest.approx(expected)  # Deep SVDD's Table 1, not PIAD's
+    plain = _cell(agg, "mnist", "0", "ocsvm")
+    assert plain["reported"] == pytest.approx(0.988)  # PIAD's Table 2 (from LSA)
+    (block,) = [b for b in blocks if b.key == "classes-mnist"]
+    assert "OC-SVM Deep SVDD recipe (hold-out) Deep SVDD" in block.header
+    assert not any(h.startswith("Isolation") or "dcae" in h.lower() for h in block.header)
+    (note,) = [n for n in block.notes if "closest live run" in n]
+    assert note.startswith("OC-SVM quoted by the paper 0.951: the closest live run is OC-SVM Deep")
+    result = check(agg, unverified=unverified_references())
+    statuses = dict(zip(zip(result.table["row"], result.table["name"]), result.table["status"]))
+    assert statuses[("0", "OC-SVM Deep SVDD recipe (hold-out)")] == "unverified"
+    assert statuses[("0", "OC-SVM")] == "OUT"  # 0.80 vs 0.988: counted
+    assert result.n_out == 11  # the ten classes and the average of the plain run only
