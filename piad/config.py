@@ -28,9 +28,16 @@ PERCEPTUAL_DISTANCES = ("perc", "perc_l1", "rel_perc_l1")  # need the VGG-19 fea
 WEIGHT_POLICIES = ("gradnorm", "fixed")
 GRAD_STATISTICS = ("std", "l2")
 GRAD_POOLINGS = ("median", "mean")
+DATA_ORDERS = ("code", "permutations")  # piad.training.data.BatchSource
+#: FIDELITY's paper value where the paper is silent: both variants then use the code's value.
+NOT_IN_PAPER = "n/a"
+#: What runs did before a field existed: a config SAVED then (checkpoint, model file) that lacks
+#: the field means this value, not today's default (:meth:`PIADConfig.from_saved`).
+LEGACY_DEFAULTS: dict[str, Any] = {"data_order": "permutations"}  # issue 17
 
 # Paper vs the authors' code, per family: {family: {field: (code_value, paper_value, why)}}.
-# The "code" variant uses the first value, "paper" the second. The docs print this table.
+# The "code" variant uses the first value, "paper" the second, except where the paper is silent
+# (paper value NOT_IN_PAPER): both variants then use the code's value. The docs print this table.
 _COMMON_FIDELITY: dict[str, tuple[Any, Any, str]] = {
     "lr_ge": (
         1e-4,
@@ -48,6 +55,14 @@ _COMMON_FIDELITY: dict[str, tuple[Any, Any, str]] = {
         "mean",
         "Alg. 3 averages per-layer means of the ratios; the code takes the median of all "
         "layers' last ratios pooled",
+    ),
+    "data_order": (
+        "code",
+        NOT_IN_PAPER,
+        "the paper does not say how batches are drawn; the code repeats a training set of "
+        "N < 10,000 images ceil(10,000 / N) times per epoch, shuffles the copies together and "
+        "drops the last partial batch; 'permutations' draws reshuffled epochs of the N images, "
+        "batches spanning epochs (the suite before issue 17)",
     ),
 }
 FIDELITY: dict[str, dict[str, tuple[Any, Any, str]]] = {
@@ -146,6 +161,8 @@ class PIADConfig:
     alpha: float = 0.05
     grad_statistic: str = "std"  # "l2" in the paper
     grad_pooling: str = "median"  # "mean" in the paper
+    # batch order of Alg. 1 lines 2 and 7 (piad.training.data): the code's, or "permutations"
+    data_order: str = "code"
     gamma_e: float = 10.0  # "fixed" weights only (ablation "baseline")
     gamma_g: float = 100.0
     # distances (eq. 1-4)
@@ -178,7 +195,7 @@ class PIADConfig:
         values = _family_settings(family)
         pick = 0 if variant == "code" else 1
         for name, choices in FIDELITY[family].items():
-            values[name] = choices[pick]
+            values[name] = choices[0] if choices[1] == NOT_IN_PAPER else choices[pick]
         cfg = cls(family=family, variant=variant, **values)
         return cfg.replace(**changes) if changes else cfg
 
@@ -198,6 +215,15 @@ class PIADConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise :class:`PIADError`."""
         _check_fields(data)
         return cls(**data)
+
+    @classmethod
+    def from_saved(cls, data: dict[str, Any]) -> PIADConfig:
+        """:meth:`from_dict` for a config a run recorded (checkpoint, model file).
+
+        A field missing from it was added later: it takes :data:`LEGACY_DEFAULTS`' value (what
+        the run did), not today's default, so old checkpoints resume as they were trained.
+        """
+        return cls.from_dict({**LEGACY_DEFAULTS, **data})
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -229,6 +255,7 @@ class PIADConfig:
         _choice("weights", self.weights, WEIGHT_POLICIES)
         _choice("grad_statistic", self.grad_statistic, GRAD_STATISTICS)
         _choice("grad_pooling", self.grad_pooling, GRAD_POOLINGS)
+        _choice("data_order", self.data_order, DATA_ORDERS)
         _choice("reconstruction distance", self.reconstruction, DISTANCE_NAMES)
         _choice("score distance", self.score_distance_name, DISTANCE_NAMES)
         size = self.image_size
@@ -251,7 +278,7 @@ class PIADConfig:
                 )
         if not self.dz_hidden or min(self.dz_hidden) < 1:
             raise PIADError(f"dz_hidden needs positive widths, got {self.dz_hidden}")
-        positive = ("latent_dim", "n_dis", "batch_size", "n_weight", "history")
+        positive: tuple[str, ...] = ("latent_dim", "n_dis", "batch_size", "n_weight", "history")
         positive += ("checkpoint_every", "log_every", "sample_every")
         for name in positive:
             if getattr(self, name) < 1:
@@ -288,9 +315,12 @@ def fidelity_rows() -> list[dict[str, Any]]:
 
 
 __all__ = [
+    "DATA_ORDERS",
     "DISTANCE_NAMES",
     "FAMILIES",
     "FIDELITY",
+    "LEGACY_DEFAULTS",
+    "NOT_IN_PAPER",
     "PERCEPTUAL_DISTANCES",
     "VARIANTS",
     "PIADConfig",

@@ -56,6 +56,17 @@ def weight_parameters(network: nn.Module) -> list[tuple[str, torch.nn.Parameter]
     return [(n, p) for n, p in network.named_parameters() if n.endswith("weight")]
 
 
+def gradient_statistic(grad: torch.Tensor, statistic: str) -> torch.Tensor:
+    """Alg. 2's per-layer number of one gradient: its std (the code) or L2 norm (the paper).
+
+    float64 gradients stay float64 (the authors' numpy std does too: a float32 cast here made
+    the lockstep check part at the first weight-policy iteration), others are taken in float32.
+    """
+    g = grad.detach()
+    g = g if g.dtype == torch.float64 else g.float()
+    return g.std(correction=0) if statistic == "std" else torch.linalg.vector_norm(g)
+
+
 class GradientNormalizingWeights:
     """Alg. 2 (record gradient history) and Alg. 3 (select gamma) for one network.
 
@@ -97,15 +108,11 @@ class GradientNormalizingWeights:
     # ------------------------------------------------------------------ Alg. 2
     def record(self, loss: str, network: nn.Module) -> None:
         """Store one number per weight layer from the gradients now in ``network``'s ``.grad``."""
-        params = [(n, p) for n, p in weight_parameters(network) if p.grad is not None]
-        if not params:
+        grads = [(n, p.grad) for n, p in weight_parameters(network) if p.grad is not None]
+        if not grads:
             raise PIADError(f"no gradients to record for loss {loss!r}: backpropagate it first")
-        grads = [p.grad.detach() for _, p in params if p.grad is not None]
-        if self.statistic == "std":
-            stats = torch.stack([g.float().std(correction=0) for g in grads])
-        else:
-            stats = torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])
-        self._append(loss, [n for n, _ in params], stats.cpu().double().numpy())
+        stats = torch.stack([gradient_statistic(g, self.statistic) for _, g in grads])
+        self._append(loss, [n for n, _ in grads], stats.cpu().double().numpy())
 
     def record_values(
         self, loss: str, values: Sequence[float], layers: Sequence[str] | None = None
@@ -227,6 +234,7 @@ __all__ = [
     "GradientNormalizingWeights",
     "WeightPolicy",
     "ewm",
+    "gradient_statistic",
     "make_weight_policies",
     "weight_parameters",
 ]

@@ -44,7 +44,7 @@ def check_resumable(
     state: Mapping[str, Any], config: PIADConfig, fingerprint: list[float], path: str | Path
 ) -> None:
     """Refuse to resume a checkpoint of another config (beyond :data:`RESUMABLE_FIELDS`) or data."""
-    saved = PIADConfig.from_dict(state["config"]).to_dict()
+    saved = PIADConfig.from_saved(state["config"]).to_dict()  # a field added later: old value
     mine = config.to_dict()
     differ = sorted(k for k in mine if k not in RESUMABLE_FIELDS and saved[k] != mine[k])
     if differ:

@@ -136,7 +136,9 @@ class Trainer:
         self.distance = bind_distance(config.reconstruction, self.features)
         layout = network_layout(self.device)
         self.networks.to(memory_format=layout)  # in place, like .to(device) above
-        self.data = BatchSource(images, config.batch_size, self.device, data_seed, layout)
+        self.data = BatchSource(
+            images, config.batch_size, self.device, data_seed, layout, data_order=config.data_order
+        )
         self.noise = torch.Generator(device=self.device).manual_seed(noise_seed)
         self._view_seed = view_seed
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from piad_tiny import tiny_config
 
-from piad.config import FAMILIES, FIDELITY, PIADConfig, fidelity_rows
+from piad.config import FAMILIES, FIDELITY, NOT_IN_PAPER, PIADConfig, fidelity_rows
 from piad.errors import PIADError
 
 
@@ -56,7 +55,9 @@ def test_code_and_paper_variants_differ_exactly_as_fidelity_says() -> None:
         code = PIADConfig.preset(family, "code")
         paper = PIADConfig.preset(family, "paper")
         differing = {k for k, v in code.to_dict().items() if paper.to_dict()[k] != v}
-        assert differing == set(FIDELITY[family]) | {"variant"}
+        # where the paper is silent (paper value "n/a") both variants use the code's value
+        silent = {k for k, v in FIDELITY[family].items() if v[1] == NOT_IN_PAPER}
+        assert differing == (set(FIDELITY[family]) - silent) | {"variant"}
         assert (code.lr_ge, paper.lr_ge) == (1e-4, 2e-4)
         assert (code.grad_statistic, paper.grad_statistic) == ("std", "l2")
         assert (code.grad_pooling, paper.grad_pooling) == ("median", "mean")
@@ -82,30 +83,30 @@ def test_unknown_names_list_the_known_ones() -> None:
     with pytest.raises(PIADError, match="unknown variant 'papers'; known: code, paper"):
         PIADConfig.preset("mnist", "papers")
     with pytest.raises(PIADError, match="unknown PIADConfig field 'lr'; known: alpha"):
-        tiny_config().replace(lr=1.0)
+        PIADConfig().replace(lr=1.0)
     with pytest.raises(PIADError, match="unknown PIADConfig field"):
         PIADConfig.from_dict({"bogus": 1})
     with pytest.raises(PIADError, match="unknown reconstruction distance 'l2'"):
-        tiny_config(reconstruction="l2")
+        PIADConfig(reconstruction="l2")
     with pytest.raises(PIADError, match="unknown weights 'auto'"):
-        tiny_config(weights="auto")
+        PIADConfig(weights="auto")
 
 
 def test_invalid_values_raise() -> None:
     with pytest.raises(PIADError, match="power of two"):
-        tiny_config(image_size=48)
+        PIADConfig(image_size=48)
     with pytest.raises(PIADError, match="in_channels"):
-        tiny_config(in_channels=2)
+        PIADConfig(in_channels=2)
     with pytest.raises(PIADError, match="batch_size"):
-        tiny_config(batch_size=0)
+        PIADConfig(batch_size=0)
     with pytest.raises(PIADError, match="latent_size"):
-        tiny_config(latent_size=2)
+        PIADConfig(latent_size=2)
 
 
 def test_needs_perceptual() -> None:
     assert PIADConfig().needs_perceptual
-    assert not tiny_config(reconstruction="mse").needs_perceptual
-    assert tiny_config(reconstruction="mse", score_distance="perc").needs_perceptual
+    assert not PIADConfig(reconstruction="mse").needs_perceptual
+    assert PIADConfig(reconstruction="mse", score_distance="perc").needs_perceptual
 
 
 def test_preset_with_changes() -> None:
@@ -118,4 +119,6 @@ def test_fidelity_table_lists_each_paper_vs_code_difference():
 
     table = fidelity_markdown()
     assert "| iterations     | lsun " in table and "300000" in table and "200000" in table
-    assert table.count("\n") == 1 + 4  # header rule + lr_ge, statistic, pooling, LSUN iterations
+    # header rule + lr_ge, statistic, pooling, data order (paper: n/a), LSUN iterations
+    assert table.count("\n") == 1 + 5
+    assert "| data_order     |" in table and "| n/a " in table
