@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,59 @@ class PIAD:
         self.iterations_run = trainer.iteration
         self.fitted = True
         return self
+
+    @classmethod
+    def fit_fused(
+        cls,
+        models: Sequence[PIAD],
+        images: Sequence[Any],
+        *,
+        workdirs: Sequence[str | Path | None] | None = None,
+        progress: bool = True,
+        autocast: str = "none",
+        feature_cache: str = "auto",
+    ) -> list[PIADError | None]:
+        """Train several models as ONE fused computation (:mod:`piad.training.fused`).
+
+        ``models[k]`` is trained on ``images[k]`` exactly as ``models[k].fit(images[k],
+        workdir=workdirs[k])`` would train it alone (same seed -> same weights to float
+        tolerance); their configs may differ only in seed and bookkeeping
+        (:func:`piad.training.fused.fusable_key`). Returns one entry per model: ``None`` when
+        it trained (it is then fitted), else the error that stopped it (a diverged member fails
+        alone; the others go on).
+
+        >>> errors = PIAD.fit_fused([PIAD(c) for c in configs], image_sets)   # doctest: +SKIP
+        """
+        from piad.training.fused import FusedTrainer
+
+        models = list(models)
+        if not models:
+            raise PIADError("fit_fused needs at least one model")
+        prepared = [prepare_images(x, m.config) for m, x in zip(models, images, strict=True)]
+        first = models[0]
+        needs = first._needs_features(first.config.reconstruction)
+        trainer = FusedTrainer(
+            [m.config for m in models],
+            prepared,
+            features=first.features() if needs else None,
+            workdirs=workdirs,
+            progress=progress,
+            autocast=autocast,
+            feature_cache=feature_cache,
+        )
+        outcome = trainer.run()
+        errors: list[PIADError | None] = []
+        for model, member, got in zip(models, trainer.members, outcome, strict=True):
+            if isinstance(got, Exception):
+                errors.append(got if isinstance(got, PIADError) else PIADError(str(got)))
+                continue
+            model.networks = got
+            model.iterations_run = member.iteration
+            model.fitted = True
+            if needs and model is not first:
+                model._features = first._features  # one frozen VGG-19 for the whole group
+            errors.append(None)
+        return errors
 
     # ------------------------------------------------------------------ inference
     def _require_fitted(self) -> None:
@@ -266,7 +320,7 @@ class PIAD:
         device: str | None,
         provenance: dict[str, Any],
     ) -> PIAD:
-        config = PIADConfig.from_dict(config_dict)
+        config = PIADConfig.from_saved(config_dict)  # a field added later: the old behaviour
         if device is not None:
             config = config.replace(device=device)
         model = cls(config)

@@ -8,7 +8,10 @@
   output folder must be on a file system every node sees.
 - ``inline``: sequentially in this process (debugging and tests; a crash is not contained).
 
-Every backend runs a job through :func:`benchmarks.experiments.execute.run_job`.
+The unit of work is a task (:data:`benchmarks.experiments.fusion.Task`): one job, or a fused
+group of compatible PIAD jobs (``--fuse``), run by :func:`benchmarks.experiments.fusion.run_group`
+(a single job goes to :func:`benchmarks.experiments.execute.run_job`). A fused group is one
+worker task and one Ray task; its crash is recorded for each of its jobs.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from benchmarks.experiments.execute import record_failure, run_job
-from benchmarks.experiments.jobs import Job, JobFolder
+from benchmarks.experiments.execute import record_failure
+from benchmarks.experiments.fusion import Task, run_group
+from benchmarks.experiments.jobs import JobFolder
 from benchmarks.experiments.results import Result
 from benchmarks.registry import load_plugins, plugin_names
 from piad.errors import PIADError
@@ -138,15 +142,27 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _worker_run(job: Job, data_root: str, out: str, progress: bool) -> Result:
-    return run_job(
-        job,
-        data_root,
-        out,
-        _WORKER["device"],
-        progress=progress,
-        threads=_WORKER["threads"],
-    )
+def _worker_run(task: Task, data_root: str, out: str, progress: bool) -> list[Result]:
+    try:
+        return run_group(
+            task, data_root, out, _WORKER["device"], progress=progress, threads=_WORKER["threads"]
+        )
+    finally:
+        _stop_joblib_workers()
+
+
+def _stop_joblib_workers() -> None:
+    """Stop the joblib (loky) processes a scikit-learn ``n_jobs`` left behind.
+
+    They idle for 300 s before they exit, and a worker process waits for its children when
+    it ends: without this, the suite's end waited five minutes after any KDE/OC-SVM job.
+    """
+    with contextlib.suppress(Exception):
+        from joblib.externals.loky import reusable_executor
+
+        executor = getattr(reusable_executor, "_executor", None)
+        if executor is not None:
+            executor.shutdown(wait=True)
 
 
 @contextlib.contextmanager
@@ -170,19 +186,23 @@ def _spawn_safe_main() -> Iterator[None]:
         main.__file__ = path
 
 
-def _record_crash(job: Job, out: Path, device: str, err: BaseException) -> Result:
+def _record_crash(task: Task, out: Path, device: str, err: BaseException) -> list[Result]:
+    what = "the job" if len(task) == 1 else f"its fused group of {len(task)}"
     if isinstance(err, BrokenProcessPool):
-        message = "worker process died while running the job (killed, out of memory or crashed)"
+        message = f"worker process died while running {what} (killed, out of memory or crashed)"
     else:
-        message = f"worker process failed while running the job ({type(err).__name__}: {err})"
-    log = JobFolder.of(job, out).log
-    with contextlib.suppress(OSError), open(log, "a", encoding="utf-8") as f:
-        print(f"=== failed: {message}", file=f)
-    return record_failure(job, out, message, device, threads=0)
+        message = f"worker process failed while running {what} ({type(err).__name__}: {err})"
+    results = []
+    for job in task:
+        log = JobFolder.of(job, out).log
+        with contextlib.suppress(OSError), open(log, "a", encoding="utf-8") as f:
+            print(f"=== failed: {message}", file=f)
+        results.append(record_failure(job, out, message, device, threads=0))
+    return results
 
 
 def _run_local(
-    todo: list[Job],
+    todo: list[Task],
     data_root: str,
     out: Path,
     slots: list[str],
@@ -194,14 +214,14 @@ def _run_local(
     plugins = plugin_names()
     executors: list[ProcessPoolExecutor | None] = [None] * len(slots)
     pending = deque(todo)
-    running: dict[Future[Result], tuple[int, Job]] = {}
+    running: dict[Future[list[Result]], tuple[int, Task]] = {}
     free = list(range(len(slots)))
     job_progress = progress and len(slots) == 1  # parallel bars would overwrite each other
     try:
         with _spawn_safe_main():
             while pending or running:
                 while pending and free:
-                    slot, job = free.pop(0), pending.popleft()
+                    slot, task = free.pop(0), pending.popleft()
                     if executors[slot] is None:
                         executors[slot] = ProcessPoolExecutor(
                             max_workers=1,
@@ -211,23 +231,24 @@ def _run_local(
                         )
                     executor = executors[slot]
                     assert executor is not None
-                    future = executor.submit(_worker_run, job, data_root, str(out), job_progress)
-                    running[future] = (slot, job)
+                    future = executor.submit(_worker_run, task, data_root, str(out), job_progress)
+                    running[future] = (slot, task)
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
-                    slot, job = running.pop(future)
+                    slot, task = running.pop(future)
                     try:
-                        result = future.result()
+                        results = future.result()
                     except BrokenProcessPool as err:  # killed, out of memory, segfault...
-                        result = _record_crash(job, out, slots[slot], err)
+                        results = _record_crash(task, out, slots[slot], err)
                         broken = executors[slot]
                         executors[slot] = None
                         if broken is not None:
                             broken.shutdown(wait=False, cancel_futures=True)
                     except Exception as err:  # e.g. a result that cannot be unpickled
-                        result = _record_crash(job, out, slots[slot], err)
+                        results = _record_crash(task, out, slots[slot], err)
                     free.append(slot)
-                    on_done(result)
+                    for result in results:
+                        on_done(result)
     finally:
         for executor in executors:
             if executor is not None:
@@ -235,8 +256,8 @@ def _run_local(
 
 
 def _ray_task(
-    job: Job, data_root: str, out: str, use_gpu: bool, threads: int, plugins: list[str]
-) -> Result:
+    task: Task, data_root: str, out: str, use_gpu: bool, threads: int, plugins: list[str]
+) -> list[Result]:
     load_plugins(plugins)
     import torch
 
@@ -245,11 +266,11 @@ def _ray_task(
     device = "cuda" if use_gpu and torch.cuda.is_available() else "cpu"
     if device == "cuda":  # Ray sets CUDA_VISIBLE_DEVICES to the GPU it granted
         device = f"cuda:{torch.cuda.current_device()}"
-    return run_job(job, data_root, out, device, progress=False, threads=threads)
+    return run_group(task, data_root, out, device, progress=False, threads=threads)
 
 
 def _run_ray(
-    todo: list[Job],
+    todo: list[Task],
     data_root: str,
     out: Path,
     devices: list[str],
@@ -278,20 +299,22 @@ def _run_ray(
         options: dict[str, Any] = {"num_cpus": threads, "max_retries": 0}
         if use_gpu:
             options["num_gpus"] = 1.0 / jobs_per_device
-        task = ray.remote(_ray_task).options(**options)
+        remote = ray.remote(_ray_task).options(**options)
         plugins = plugin_names()
         refs = {
-            task.remote(job, data_root, str(out), use_gpu, threads, plugins): job for job in todo
+            remote.remote(task, data_root, str(out), use_gpu, threads, plugins): task
+            for task in todo
         }
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1)
             for ref in ready:
-                job = refs.pop(ref)
+                task = refs.pop(ref)
                 try:
-                    result = ray.get(ref)
+                    results = ray.get(ref)
                 except Exception as err:  # the task's worker died (RayTaskError, WorkerCrashed)
-                    result = _record_crash(job, out, "ray", err)
-                on_done(result)
+                    results = _record_crash(task, out, "ray", err)
+                for result in results:
+                    on_done(result)
     finally:
         if started_here:
             ray.shutdown()
@@ -299,7 +322,7 @@ def _run_ray(
 
 def run_backend(
     backend: str,
-    todo: list[Job],
+    todo: list[Task],
     data_root: str,
     out: Path,
     devices: list[str],
@@ -308,12 +331,15 @@ def run_backend(
     progress: bool,
     on_done: Callable[[Result], None],
 ) -> None:
-    """Run ``todo`` on ``backend``; ``on_done`` gets each job's result as it finishes."""
+    """Run the tasks ``todo`` on ``backend``; ``on_done`` gets each job's result as it ends."""
     slots = [d for d in devices for _ in range(jobs_per_device)] or ["cpu"]
     if backend == "inline":
         set_threads(threads)
-        for job in todo:
-            on_done(run_job(job, data_root, out, slots[0], progress=progress, threads=threads))
+        for task in todo:
+            for result in run_group(
+                task, data_root, out, slots[0], progress=progress, threads=threads
+            ):
+                on_done(result)
     elif backend == "local":
         _run_local(todo, data_root, out, slots, threads, progress, on_done)
     elif backend == "ray":

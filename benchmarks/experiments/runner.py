@@ -17,7 +17,9 @@ from pathlib import Path
 
 from benchmarks.experiments.backends import BACKENDS, default_threads, run_backend
 from benchmarks.experiments.execute import job_state
+from benchmarks.experiments.fusion import default_fuse, describe, parse_fuse, plan_tasks
 from benchmarks.experiments.jobs import Job, JobFolder
+from benchmarks.experiments.preflight import check_out_folder, preflight
 from benchmarks.experiments.results import Result
 from piad.errors import PIADError
 
@@ -44,6 +46,9 @@ def run_jobs(
     progress: bool = True,
     threads: int | None = None,
     echo: Callable[[str], None] | None = None,
+    fetch: bool = True,
+    yes: bool = False,
+    fuse: int | str | None = None,
 ) -> RunSummary:
     """Run every job not yet done; failed jobs are recorded and the others go on.
 
@@ -51,6 +56,11 @@ def run_jobs(
     ``jobs_per_device`` slots. ``threads`` is the CPU threads of each job (default:
     :func:`default_threads`; Ray: 1).
     ``echo`` receives one line per finished job (default: stderr).
+    Before any job starts, the datasets of the jobs to run are checked and, with ``fetch``,
+    the missing ones downloaded (``yes`` confirms downloads of 20 GB and more); a dataset that
+    is still missing stops everything with one line each (:mod:`.preflight`).
+    ``fuse`` trains compatible PIAD jobs as fused groups of that size (``"auto"``: as many as
+    the device's measured memory holds; ``None``: :func:`.fusion.default_fuse`).
     """
     from tqdm.auto import tqdm
 
@@ -58,7 +68,8 @@ def run_jobs(
         raise PIADError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
     if jobs_per_device < 1:
         raise PIADError(f"--jobs-per-device must be >= 1, got {jobs_per_device}")
-    out = Path(out).resolve()
+    fuse = parse_fuse(fuse)
+    out = check_out_folder(out).resolve()
     data_root = str(Path(data_root).resolve())
     jobs = list(dict.fromkeys(jobs))
     summary = RunSummary()
@@ -78,6 +89,15 @@ def run_jobs(
     )
     if not todo:
         return summary
+    fetched = preflight(
+        (j.dataset for j in todo), data_root, fetch_missing=fetch, yes=yes, progress=progress
+    )
+    if fetched:
+        echo(f"fetched into {data_root}: {', '.join(fetched)}")
+    fuse_k = default_fuse(slots) if fuse is None else fuse
+    tasks = plan_tasks(todo, fuse_k, slots, jobs_per_device, data_root)
+    if len(tasks) < len(todo):
+        echo(f"--fuse {fuse_k}: {describe(tasks)}")
     bar = tqdm(total=len(todo), unit="job", desc="jobs", disable=not progress, file=sys.stderr)
 
     def on_done(result: Result) -> None:
@@ -95,7 +115,7 @@ def run_jobs(
 
     try:
         run_backend(
-            backend, todo, data_root, out, list(devices), jobs_per_device, threads, progress,
+            backend, tasks, data_root, out, list(devices), jobs_per_device, threads, progress,
             on_done,
         )  # fmt: skip
     finally:

