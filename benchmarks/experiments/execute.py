@@ -118,12 +118,37 @@ def execute(
     dataset, split, folder = prepare(job, data_root, out)
     estimator = build_estimator(job, dataset.info, device, folder.work, progress, threads)
     evaluation = evaluate(estimator, dataset, split, seed=job.seed, what=job.slug)
+    seconds = time.perf_counter() - t0
+    return save_ok(job, folder, evaluation, estimator.info(), device, threads, started, seconds)
+
+
+def save_ok(
+    job: Job,
+    folder: JobFolder,
+    evaluation: Evaluation,
+    info: dict[str, Any],
+    device: str,
+    threads: int,
+    started: str,
+    seconds: float,
+) -> Result:
+    """Write a finished job's scores and ROC, then its ``result.json`` (the done marker)."""
     write_outputs(job, folder, evaluation)
-    result = ok_result(
-        job, evaluation, estimator.info(), device, threads, started, time.perf_counter() - t0
-    )
+    result = ok_result(job, evaluation, info, device, threads, started, seconds)
     result.save(folder.path)  # the done marker, written last
     return result
+
+
+def log_start(job: Job, device: str, started: str, stream: Any) -> None:
+    """The first lines of a job's ``job.log``."""
+    print(f"=== {job.slug} on {device}, started {started}", file=stream, flush=True)
+    print(f"job: {job.to_dict()}", file=stream, flush=True)
+
+
+def log_end(result: Result, stream: Any) -> None:
+    """The last line of a job's ``job.log``: status, AUC or error, wall time."""
+    what = f": {result.error}" if result.error else f", AUC {result.auc:.4f}"
+    print(f"=== {result.status}{what}, {result.wall_time_s:.1f} s", file=stream, flush=True)
 
 
 def record_failure(
@@ -157,8 +182,7 @@ def run_job(
     folder.path.mkdir(parents=True, exist_ok=True)
     started, t0 = now_iso(), time.perf_counter()
     with open(folder.log, "a", encoding="utf-8") as stream, job_logging(stream):
-        print(f"=== {job.slug} on {device}, started {started}", file=stream, flush=True)
-        print(f"job: {job.to_dict()}", file=stream, flush=True)
+        log_start(job, device, started, stream)
         try:
             result = execute(job, data_root, out, device, progress=progress, threads=threads)
         except Exception as err:
@@ -172,13 +196,7 @@ def run_job(
                 started=started,
                 wall_time_s=round(time.perf_counter() - t0, 3),
             )
-        print(
-            f"=== {result.status}"
-            + (f": {result.error}" if result.error else f", AUC {result.auc:.4f}")
-            + f", {result.wall_time_s:.1f} s",
-            file=stream,
-            flush=True,
-        )
+        log_end(result, stream)
     return result
 
 
@@ -218,4 +236,14 @@ def job_state(job: Job, out: str | Path) -> str:
     return "done" if result.ok else "failed"
 
 
-__all__ = ["execute", "job_logging", "job_state", "prepare", "record_failure", "run_job"]
+__all__ = [
+    "execute",
+    "job_logging",
+    "job_state",
+    "log_end",
+    "log_start",
+    "prepare",
+    "record_failure",
+    "run_job",
+    "save_ok",
+]

@@ -34,10 +34,11 @@ from benchmarks.data.info import dataset_info
 from benchmarks.experiments.evaluate import finish
 from benchmarks.experiments.execute import (
     job_logging,
-    ok_result,
+    log_end,
+    log_start,
     prepare,
     record_failure,
-    write_outputs,
+    save_ok,
 )
 from benchmarks.experiments.jobs import Job, JobFolder
 from benchmarks.experiments.methods import build_estimator
@@ -230,8 +231,7 @@ def run_group(
     with contextlib.ExitStack() as stack:
         streams = [stack.enter_context(open(f.log, "a", encoding="utf-8")) for f in folders]
         for job, stream in zip(jobs, streams):
-            print(f"=== {job.slug} on {device}, started {started}", file=stream, flush=True)
-            print(f"job: {job.to_dict()}", file=stream, flush=True)
+            log_start(job, device, started, stream)
             print(f"fused group of {len(jobs)}: {', '.join(slugs)}", file=stream, flush=True)
         tee = _Tee(streams)
         members: list[tuple[Job, Any, Any, Any, Any]] = []
@@ -268,19 +268,16 @@ def run_group(
                     evaluation = finish(split, scores, evaluated, np.zeros(0, np.int64), job.slug)
                     evaluation.fit_seconds = fit_s
                     evaluation.score_seconds = time.perf_counter() - t1
-                    write_outputs(job, folder, evaluation)
                     info = {**est.info(), "fused": {"k": len(jobs), "group": slugs}}
                     seconds = fit_s + evaluation.score_seconds
-                    result = ok_result(job, evaluation, info, device, threads, started, seconds)
-                    result.save(folder.path)
-                    results[job] = result
+                    results[job] = save_ok(
+                        job, folder, evaluation, info, device, threads, started, seconds
+                    )
                 except Exception as err:
                     traceback.print_exc(file=streams[jobs.index(job)])
                     fail(job, err)
         for job, stream in zip(jobs, streams):
-            r = results[job]
-            what = f": {r.error}" if r.error else f", AUC {r.auc:.4f}"
-            print(f"=== {r.status}{what}, {r.wall_time_s:.1f} s", file=stream, flush=True)
+            log_end(results[job], stream)
     return [results[j] for j in jobs]
 
 

@@ -106,6 +106,17 @@ def _attribute(obj: Any, name: str, value: Any) -> Iterator[None]:
             delattr(obj, name)
 
 
+def _recording_rand(tape: Tape, real_rand: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """``torch.rand`` that records each gradient-penalty mixing draw (one per image) on the tape."""
+
+    def rand(*args: Any, **kwargs: Any) -> Tensor:
+        alpha = real_rand(*args, **kwargs)
+        tape.put("alpha", alpha.reshape(alpha.shape[0], 1, 1, 1))
+        return alpha
+
+    return rand
+
+
 @contextlib.contextmanager
 def ours_hooks(
     trainer: Any, tape: Tape, mode: str, dtype: torch.dtype | None = None
@@ -130,10 +141,7 @@ def ours_hooks(
             tape.put("z", z)
             return z
 
-        def rand(*args: Any, **kwargs: Any) -> Tensor:
-            alpha = real_rand(*args, **kwargs)
-            tape.put("alpha", alpha.reshape(alpha.shape[0], 1, 1, 1))
-            return alpha
+        rand = _recording_rand(tape, real_rand)
 
     else:
 
@@ -148,12 +156,14 @@ def ours_hooks(
                 raise PIADError(f"replayed z has {z.shape[0]} rows, the step wants {n}")
             return z
 
-        def rand(*args: Any, **kwargs: Any) -> Tensor:
+        def replay_rand(*args: Any, **kwargs: Any) -> Tensor:
             shape = args[0]  # gradient_penalty: torch.rand(shape, generator=..., ...)
             alpha = tape.take("alpha")
             if alpha.numel() != math.prod(shape):
                 raise PIADError(f"replayed alpha has {alpha.numel()} values, wanted {shape}")
             return alpha.reshape(shape).to(kwargs.get("device"), kwargs.get("dtype"))
+
+        rand = replay_rand
 
     with (
         _attribute(data, "next", batch),
@@ -201,10 +211,7 @@ def peer_hooks(
             tape.put("z", z)
             return z
 
-        def rand(*args: Any, **kwargs: Any) -> Tensor:
-            alpha = real_rand(*args, **kwargs)
-            tape.put("alpha", alpha.reshape(alpha.shape[0], 1, 1, 1))
-            return alpha
+        rand = _recording_rand(tape, real_rand)
 
     else:
 
@@ -214,11 +221,13 @@ def peer_hooks(
         def sample() -> Tensor:
             return _cast(tape.take("z"), dtype or torch.get_default_dtype())
 
-        def rand(*size: Any, **kwargs: Any) -> Tensor:
+        def replay_rand(*size: Any, **kwargs: Any) -> Tensor:
             alpha = tape.take("alpha")
             if alpha.numel() != math.prod(size):
                 raise PIADError(f"replayed alpha has {alpha.numel()} values, wanted {size}")
             return alpha.reshape(size).to(kwargs.get("dtype") or torch.get_default_dtype())
+
+        rand = replay_rand
 
     with (
         _attribute(trainer, "image_model", _Stream(batch)),

@@ -43,16 +43,21 @@ def non_negative_int(text: str) -> int:
     return value
 
 
-def check_out_file(path: str | Path, example: str) -> Path:
-    """``--out`` names a file to write: refuse a folder (or a file where a folder must be)."""
-    out = Path(path)
-    if out.is_dir():
-        raise PIADError(f"--out {out} is a folder; give a file name such as {out / example}")
+def _check_parents(out: Path) -> None:
+    """The nearest existing parent of ``--out`` must be a folder."""
     for parent in out.parents:
         if parent.exists():
             if not parent.is_dir():
                 raise PIADError(f"--out {out}: {parent} is a file, not a folder; give another path")
             break
+
+
+def check_out_file(path: str | Path, example: str) -> Path:
+    """``--out`` names a file to write: refuse a folder (or a file where a folder must be)."""
+    out = Path(path)
+    if out.is_dir():
+        raise PIADError(f"--out {out} is a folder; give a file name such as {out / example}")
+    _check_parents(out)
     return out
 
 
@@ -61,11 +66,7 @@ def check_out_dir(path: str | Path) -> Path:
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise PIADError(f"--out {out} is a file; give a folder name for the report (it is created)")
-    for parent in out.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise PIADError(f"--out {out}: {parent} is a file, not a folder; give another path")
-            break
+    _check_parents(out)
     return out
 
 
