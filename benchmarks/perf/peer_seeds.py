@@ -19,6 +19,8 @@ per-filter statistics (the suite's copy). Float32, CPU, ``--threads`` threads.
     python -m benchmarks.perf.peer_seeds --peer /work/peer/piad --seeds 0,1,2,3,4 \\
         --digits 1,8 --snapshots 500,2000 --out results/peer_seeds
 
+``--merge DIR,DIR`` merges the rows of jobs run side by side (for example one per code, each with
+``--threads 1``) into ``--out`` and writes their summary.
 ``--time-only N`` times N iterations and 1,000 scored images per code, prints the projected total.
 Writes ``runs.csv`` (one row per code, digit, seed, snapshot; the run resumes past rows already
 there) and ``summary.md`` (mean ± std per code and cell, Welch's t-test between codes).
@@ -29,7 +31,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import math
 import sys
 import time
 from collections.abc import Sequence
@@ -49,6 +50,7 @@ from benchmarks.perf.peer import (
     peer_config,
     run_peer_until,
 )
+from benchmarks.perf.peer_seeds_table import merge_runs, read_rows, summary_markdown, write_rows
 from benchmarks.perf.peer_setup import (
     DigitSplit,
     load_digit_split,
@@ -57,17 +59,6 @@ from benchmarks.perf.peer_setup import (
     shared_vgg_weights,
 )
 from piad.errors import PIADError, command
-
-COLUMNS = (
-    "code",
-    "digit",
-    "seed",
-    "iteration",
-    "run_iters",
-    "auc",
-    "train_seconds",
-    "score_seconds",
-)
 
 
 # ------------------------------------------------------------------------------ one code
@@ -198,79 +189,6 @@ def make_run(
     raise PIADError(f"unknown code {code!r}; use ours, ours:<data_order> or theirs")
 
 
-# ------------------------------------------------------------------------------ table
-def welch(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
-    """Welch's t statistic and two-sided p-value (nan with fewer than 2 values per side)."""
-    from scipy import stats
-
-    if len(a) < 2 or len(b) < 2:
-        return math.nan, math.nan
-    res = stats.ttest_ind(a, b, equal_var=False)
-    return float(res.statistic), float(res.pvalue)
-
-
-def summary_markdown(rows: list[dict[str, Any]], reference: str = "theirs") -> str:
-    """mean ± std (n) per code and (digit, iteration); Welch's t-test of each code vs theirs."""
-    import pandas as pd
-
-    df = pd.DataFrame(rows, columns=COLUMNS)
-    if df.empty:
-        return "no runs yet\n"
-    # a snapshot scored in a short run and again in a longer one is the same trajectory: once
-    keys = ["code", "digit", "seed", "iteration"]
-    twice = df.groupby(keys).auc.agg(["count", "min", "max"])
-    twice = twice[twice["count"] > 1]
-    df = df.sort_values("run_iters").drop_duplicates(keys, keep="first")
-    lines = [
-        "| digit | iteration | code | AUC mean ± std (n) | vs "
-        + reference
-        + ": diff, Welch t, p |",
-        "|---|---|---|---|---|",
-    ]
-    for (digit, it), cell in df.groupby(["digit", "iteration"]):
-        ref = cell[cell.code == reference].auc.tolist()
-        for code, g in cell.groupby("code"):
-            v = g.auc.to_numpy()
-            std = v.std(ddof=1) if len(v) > 1 else math.nan
-            test = ""
-            if code != reference and ref:
-                t, p = welch(v.tolist(), ref)
-                test = f"{v.mean() - np.mean(ref):+.4f}, t={t:.2f}, p={p:.3f}"
-            lines.append(
-                f"| {digit} | {it} | {code} | {v.mean():.4f} ± {std:.4f} ({len(v)}) | {test} |"
-            )
-    if len(twice):
-        spread = float((twice["max"] - twice["min"]).max())
-        lines += [
-            "",
-            f"Snapshots scored in two runs of different length: {len(twice)}, "
-            f"largest AUC difference {spread:.2e} (0 = the same trajectory).",
-        ]
-    sec = df.groupby("code")[["train_seconds"]].max()
-    lines += ["", "Seconds per iteration (train time to the last snapshot / iterations):"]
-    for code in sec.index:
-        last = df[df.code == code]
-        per = (last.train_seconds / last.iteration).median()
-        lines.append(f"- {code}: {per:.3f}")
-    return "\n".join(lines) + "\n"
-
-
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    import pandas as pd
-
-    if not path.is_file():
-        return []
-    return pd.read_csv(path, dtype={"digit": str}).to_dict("records")
-
-
-def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    import pandas as pd
-
-    from piad.io import atomic_write_text
-
-    atomic_write_text(path, pd.DataFrame(rows, columns=COLUMNS).to_csv(index=False))
-
-
 # ------------------------------------------------------------------------------ main
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     def ints(s: str) -> list[int]:
@@ -281,7 +199,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--peer", type=Path, required=True, help="checkout of ninatu/piad")
+    p.add_argument("--peer", type=Path, default=None, help="checkout of ninatu/piad")
     p.add_argument("--peer-git", type=Path, default=None, help="its git dir (pins the commit)")
     p.add_argument("--codes", default="ours,theirs", help="ours, ours:<data_order>, theirs")
     p.add_argument("--digits", default="1,8")
@@ -310,6 +228,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "for the deadline before a code's first run is measured",
     )
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--merge",
+        default="",
+        metavar="DIR,DIR,...",
+        help="no training: merge the runs.csv of these --out folders (e.g. one job per code "
+        "run side by side) into --out and write its summary.md",
+    )
     p.add_argument(
         "--time-only",
         type=int,
@@ -371,6 +296,10 @@ def stages(text: str, snapshots: Sequence[int]) -> list[tuple[str, int]]:
 @command
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.merge:
+        return merge(args.out, [Path(d) for d in args.merge.split(",") if d])
+    if args.peer is None:
+        raise PIADError("--peer is required (a checkout of ninatu/piad) unless --merge is given")
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
     codes = [c for c in args.codes.split(",") if c]
@@ -459,6 +388,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 atomic_write_text(args.out / "summary.md", summary_markdown(rows))
     atomic_write_text(args.out / "summary.md", summary_markdown(rows))
     print(summary_markdown(rows))
+    return 0
+
+
+def merge(out: Path, folders: list[Path]) -> int:
+    """``--merge``: the folders' rows into ``out/runs.csv`` and ``out/summary.md``."""
+    from piad.io import atomic_write_text
+
+    rows = merge_runs(folders)
+    out.mkdir(parents=True, exist_ok=True)
+    write_rows(out / "runs.csv", rows)
+    text = summary_markdown(rows)
+    atomic_write_text(out / "summary.md", text)
+    print(text)
     return 0
 
 
