@@ -123,7 +123,9 @@ class MethodEntry:
     ``code|paper`` variant of :data:`piad.config.FIDELITY`; ``reported_as`` is the method's name
     in the reported tables (default: its own name) and ``reported`` gives variants that are
     rows of their own there (PIAD's ablation rows); ``trains`` methods take ``--iters``;
-    ``fusable`` methods may train as fused groups (``--fuse``).
+    ``fusable`` methods may train as fused groups (``--fuse``); their ``fusion_key(job, info)``
+    says which jobs may share a group from the job alone (without it, the runner builds each
+    job's estimator and asks it).
     """
 
     name: str
@@ -135,6 +137,7 @@ class MethodEntry:
     reported: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     trains: bool = False
     fusable: bool = False
+    fusion_key: Callable[..., Any] | str | None = field(default=None, compare=False)
 
     def build(self, *args: Any, **kwargs: Any) -> Any:
         return resolve(self.factory)(*args, **kwargs)
@@ -179,6 +182,7 @@ def register_method(
     reported: Mapping[str, str] | None = None,
     trains: bool = False,
     fusable: bool = False,
+    fusion_key: Callable[..., Any] | str | None = None,
     replace: bool = False,
 ) -> MethodEntry:
     """Register a method with one call (see :class:`MethodEntry` for the fields)."""
@@ -194,6 +198,7 @@ def register_method(
         reported=MappingProxyType(dict(reported or {})),
         trains=trains,
         fusable=fusable,
+        fusion_key=fusion_key,
     )
     return METHODS.register(name, entry, replace=replace)
 

@@ -43,7 +43,7 @@ from benchmarks.experiments.execute import (
 from benchmarks.experiments.jobs import Job, JobFolder
 from benchmarks.experiments.methods import build_estimator
 from benchmarks.experiments.results import Result, now_iso
-from benchmarks.registry import METHODS
+from benchmarks.registry import METHODS, resolve
 from piad.errors import PIADError
 
 Task = tuple[Job, ...]
@@ -84,6 +84,8 @@ def fusion_key(job: Job) -> Hashable | None:
     entry = METHODS.get(job.method)
     if not entry.fusable:
         return None
+    if entry.fusion_key is not None:  # from the job alone
+        return (job.method, resolve(entry.fusion_key)(job, dataset_info(job.dataset)))
     with tempfile.TemporaryDirectory() as tmp:  # the estimator is built, never fitted, here
         estimator = build_estimator(job, dataset_info(job.dataset), "cpu", Path(tmp))
     key = getattr(estimator, "fusion_key", None)

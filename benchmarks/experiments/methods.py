@@ -150,6 +150,13 @@ def build_piad(
     return PIADEstimator(piad_config(job, info.family, device), workdir, progress)
 
 
+def piad_fusion_key(job: Job, info: Any) -> Any:
+    """The fused-group key of a PIAD job from its config alone (no networks are built)."""
+    from piad.training.fused import fusable_key
+
+    return fusable_key(piad_config(job, info.family, "cpu"))
+
+
 def build_ocsvm(
     job: Job, info: Any, device: str, workdir: Path, progress: bool = False, threads: int = 1
 ) -> Estimator:
@@ -218,6 +225,7 @@ register_method(
     reported={v: f"piad-{v}" for v in ABLATION_SETTINGS},  # the ablation rows of Table 3
     trains=True,
     fusable=True,
+    fusion_key=piad_fusion_key,
 )
 register_method(
     "ocsvm",

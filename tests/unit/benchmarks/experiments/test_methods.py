@@ -74,3 +74,18 @@ def test_baseline_variants_and_unknown_names():
     with pytest.raises(PIADError, match="unknown PIAD variant 'ablation-vgg'"):
         MethodSpec.from_job("piad", "ablation-vgg").check()
     assert set(METHODS) >= {"piad", "ocsvm", "kde"}
+
+
+def test_piad_fusion_key_comes_from_the_job_without_building_networks(monkeypatch):
+    from benchmarks.experiments import fusion
+
+    job = next(j for j in make_jobs("quick") if j.method == "piad")
+    info = DATASET_INFO[job.dataset]
+    built = build_estimator(job, info, "cpu", Path("unused")).fusion_key()
+    calls: list[object] = []
+    monkeypatch.setattr(fusion, "build_estimator", lambda *a, **k: calls.append(a))
+    assert fusion.fusion_key(job) == ("piad", built)  # the estimator's own key
+    other_seed = dataclasses.replace(job, seed=job.seed + 1)
+    other_lr = dataclasses.replace(job, overrides=(*job.overrides, ("lr_d", 1e-3)))
+    assert fusion.fusion_key(other_seed) == fusion.fusion_key(job) != fusion.fusion_key(other_lr)
+    assert calls == []  # no estimator (no PIAD networks) was built for the key
