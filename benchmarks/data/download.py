@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlencode, urljoin
 
-from benchmarks.data.sources import Checksum
+from benchmarks.data.remote import Checksum
 from piad.errors import MissingInputError, PIADError, one_line
 
 USER_AGENT = "piad-suite-fetch/1 (python urllib)"

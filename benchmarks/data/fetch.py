@@ -33,7 +33,7 @@ from benchmarks.data import download as _download
 from benchmarks.data import sources as _sources
 from benchmarks.data.archives import extract
 from benchmarks.data.datalock import lock, lock_file, now, read_records, write_record
-from benchmarks.data.sources import Checksum, DatasetSource, RemoteFile
+from benchmarks.data.remote import Checksum, DatasetSource, RemoteFile
 from piad.errors import MissingInputError, PIADError, one_line
 
 STATES = ("present", "absent", "partial", "corrupt")

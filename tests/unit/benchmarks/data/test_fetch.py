@@ -30,7 +30,8 @@ from benchmarks.data.download import part_path
 from benchmarks.data.fetch import availability, fetch, plan
 from benchmarks.data.fetch_cli import main
 from benchmarks.data.mirror import format_tables, parse_tables
-from benchmarks.data.sources import (
+from benchmarks.data.remote import (
+    IDX_STEMS,
     Alternate,
     Checksum,
     DatasetSource,
@@ -38,9 +39,8 @@ from benchmarks.data.sources import (
     HubMirror,
     Licence,
     RemoteFile,
-    check_celeba_images,
-    check_coil_zip,
 )
+from benchmarks.data.sources import check_celeba_images, check_coil_zip
 from piad.errors import MissingInputError, PIADError
 
 LICENCE = Licence("test data", "http://127.0.0.1/")
@@ -291,7 +291,7 @@ def test_alternate_layouts_count_as_present(monkeypatch, tmp_path):
     assert availability("toyalt", tmp_path) is not None
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for stem in sources.IDX_STEMS:
+    for stem in IDX_STEMS:
         (raw / stem).write_bytes(b"")
     assert availability("toyalt", tmp_path) is None
     status = plan("toyalt", tmp_path)[0]

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.data import sources
+from benchmarks.data.remote import IDX_STEMS, Alternate, Checksum
 from benchmarks.data.sources import (
-    Alternate,
-    Checksum,
     check_cifar10_folder,
     check_coil_zip,
     dataset_source,
@@ -156,10 +155,10 @@ def test_alternates(tmp_path: Path):
     assert not idx.satisfied(tmp_path)
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for k, stem in enumerate(sources.IDX_STEMS):
+    for k, stem in enumerate(IDX_STEMS):
         (raw / (stem + (".gz" if k % 2 else ""))).write_bytes(b"")  # plain or gzipped
     assert idx.satisfied(tmp_path)
-    (raw / sources.IDX_STEMS[0]).unlink()
+    (raw / IDX_STEMS[0]).unlink()
     assert not idx.satisfied(tmp_path)
     folder = Alternate("coil-100", "dir")
     (tmp_path / "coil-100").mkdir()
