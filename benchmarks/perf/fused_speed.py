@@ -27,11 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -39,6 +35,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.perf.harness import (
+    check_run_args,
+    load_average,
+    machine_description,
+    peak_rss_gb,
+    run_worker,
+)
 from piad.errors import PIADError, command
 
 TRAIN_IMAGES = {"mnist": 6000, "cifar10": 5000}  # one class of the official train split
@@ -79,15 +82,6 @@ class FusedBenchSettings:
     # also time one solo trainer, stepped in turn with the measured setting in the same process:
     # on a shared machine the load drifts between subprocesses, the paired ratio cancels it
     paired: bool = True
-
-
-def _peak_rss_gb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return peak / (1 << 30) if sys.platform == "darwin" else peak / (1 << 20)
-
-
-def _load() -> float:
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
 
 def _tiny_parts() -> tuple[dict[str, Any], Any]:
@@ -146,7 +140,7 @@ def measure_fused(
                            **options)  # fmt: skip
     if s.mode not in MODES or s.k < 1 or s.iters < 1:
         raise PIADError(f"bad benchmark settings {s}: mode in {MODES}, k >= 1, iters >= 1")
-    load_before = _load()
+    load_before = load_average()
     torch.set_num_threads(s.threads)
     cuda = s.device.startswith("cuda")
     if cuda:
@@ -202,7 +196,7 @@ def measure_fused(
         for st in steppers:
             step(st)
     sync()
-    peak_rss = _peak_rss_gb()  # the measured setting alone (the paired reference comes next)
+    peak_rss = peak_rss_gb()  # the measured setting alone (the paired reference comes next)
     reference = None
     if s.paired:  # one solo trainer (member 0's job), stepped in turn with the measured setting
         reference = Trainer(configs[0], image_list[0], feature_cache=s.feature_cache, **kw)
@@ -236,7 +230,7 @@ def measure_fused(
         "cache_gb": cache_bytes / (1 << 30),
         "cache_build_s": cache_build_s,
         "load_before": load_before,
-        "load_after": _load(),
+        "load_after": load_average(),
         "note": " ".join(
             part
             for part, on in (
@@ -264,18 +258,8 @@ def measure_fused(
 # --------------------------------------------------------------------------------------------
 def run_fresh(settings: FusedBenchSettings) -> dict[str, Any]:
     """:func:`measure_fused` in a fresh Python process (its own peak RSS)."""
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(settings.threads)
-    cmd = [sys.executable, "-m", "benchmarks.perf.fused_speed", "--worker",
-           json.dumps(asdict(settings))]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        tail = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]
-        raise PIADError(
-            f"fused benchmark worker {settings.preset} K={settings.k} failed: {tail[0]}"
-        )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    what = f"fused {settings.preset} K={settings.k}"
+    return run_worker("benchmarks.perf.fused_speed", asdict(settings), settings.threads, what)
 
 
 def _from_settings(s: FusedBenchSettings) -> dict[str, Any]:
@@ -379,17 +363,6 @@ def write_outputs(
     return csv_path, md_path
 
 
-def machine_description(device: str, threads: int) -> str:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    gpu = ""
-    if device.startswith("cuda") and torch.cuda.is_available():
-        gpu = f", GPU {torch.cuda.get_device_name(0)}"
-    return (f"{cpu}, {os.cpu_count()} CPU cores, {threads} torch threads{gpu}; torch "
-            f"{torch.__version__}; load average {_load():.2f} at the end")  # fmt: skip
-
-
 def _ints(text: str) -> list[int]:
     try:
         return [int(v) for v in text.split(",") if v]
@@ -448,13 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.worker:  # internal: one measurement, JSON on the last stdout line
         print(json.dumps(_from_settings(FusedBenchSettings(**json.loads(args.worker)))))
         return 0
-    if args.iters < 1 or args.threads < 1:
-        raise PIADError("--iters and --threads must be >= 1")
-    if args.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise PIADError("--device cuda asked for, but CUDA is not available; use --device cpu")
+    check_run_args(iters=args.iters, threads=args.threads, device=args.device)
     base = FusedBenchSettings(
         iters=args.iters, warmup=args.warmup, threads=args.threads, device=args.device,
         n_images=args.n_images, share_images=not args.distinct_images, autocast=args.autocast,

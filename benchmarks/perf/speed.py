@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -34,7 +31,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from piad.errors import PIADError, command
+from benchmarks.perf.harness import (
+    check_run_args,
+    machine_description,
+    parse_worker,
+    peak_rss_gb,
+    run_worker,
+    worker_command,
+    worker_env,
+)
+from piad.errors import command
 
 # Issue 8: the authors' implementation, batch 32, n_dis 2, policy every 100 its, 2 threads.
 # quantity -> (value, kind); kind "time" (lower is better), "rate" (higher), "memory" (lower).
@@ -126,12 +132,6 @@ class BenchSettings:
 # --------------------------------------------------------------------------------------------
 # measurement (runs inside the worker process)
 # --------------------------------------------------------------------------------------------
-def _peak_rss_gb() -> float:
-    """Peak resident memory of this process so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1 << 30) if sys.platform == "darwin" else peak / (1 << 20)
-
-
 def _tiny_config(preset: str) -> dict[str, Any]:
     widths = (4, 4, 4, 4)
     return {
@@ -261,7 +261,7 @@ def measure(settings: BenchSettings) -> dict[str, float]:
         trainer.iteration = (trainer.iteration // config.n_weight + 1) * config.n_weight - 1
         extra.append(timed_step()[2] - timed_step()[2])
     out["policy_extra_s"] = statistics.median(extra)
-    out["peak_rss_train_gb"] = _peak_rss_gb()  # training only (what follows are measurements)
+    out["peak_rss_train_gb"] = peak_rss_gb()  # training only (what follows are measurements)
 
     # VGG-19 inside the E+G step, in isolation: forward of x (no grad) and of G(E(x)) (grad),
     # then the backward pass through the features of G(E(x))
@@ -298,7 +298,7 @@ def measure(settings: BenchSettings) -> dict[str, float]:
         with torch.autocast(device.type, dtype=torch.bfloat16):
             low = model.score(test, batch_size=s.score_large_batch)
         out["bf16_score_rel_diff"] = float(np.max(np.abs(low - ref) / np.abs(ref).clip(1e-12)))
-    out["peak_rss_gb"] = _peak_rss_gb()
+    out["peak_rss_gb"] = peak_rss_gb()
     return out
 
 
@@ -306,29 +306,12 @@ def measure(settings: BenchSettings) -> dict[str, float]:
 # orchestration: one fresh subprocess per measurement
 # --------------------------------------------------------------------------------------------
 def _worker_cmd(settings: BenchSettings) -> list[str]:
-    return [sys.executable, "-m", "benchmarks.speed", "--worker", json.dumps(asdict(settings))]
-
-
-def _env(threads: int) -> dict[str, str]:
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(threads)
-    return env
-
-
-def _parse_worker(proc: subprocess.CompletedProcess[str], what: str) -> dict[str, float]:
-    if proc.returncode != 0:
-        tail = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]
-        raise PIADError(f"benchmark worker for {what} failed: {tail[0]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return worker_command("benchmarks.speed", asdict(settings))
 
 
 def run_fresh(settings: BenchSettings) -> dict[str, float]:
     """:func:`measure` in a fresh Python process (its own peak RSS)."""
-    proc = subprocess.run(
-        _worker_cmd(settings), capture_output=True, text=True, env=_env(settings.threads)
-    )
-    return _parse_worker(proc, settings.preset)
+    return run_worker("benchmarks.speed", asdict(settings), settings.threads, settings.preset)
 
 
 def run_packed(settings: BenchSettings, jobs: int) -> float:
@@ -339,7 +322,7 @@ def run_packed(settings: BenchSettings, jobs: int) -> float:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=_env(settings.threads),
+            env=worker_env(settings.threads),
         )
         for _ in range(jobs)
     ]
@@ -347,7 +330,7 @@ def run_packed(settings: BenchSettings, jobs: int) -> float:
     for p in procs:
         stdout, stderr = p.communicate()
         done = subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr)
-        figures = _parse_worker(done, f"{settings.preset} x{jobs}")
+        figures = parse_worker(done, f"{settings.preset} x{jobs}")
         total += figures.get("iter_per_s_fp32") or figures["iter_per_s_bf16"]
     return total
 
@@ -429,20 +412,6 @@ def write_outputs(rows: list[dict[str, Any]], out: str | Path, machine: str) -> 
     return csv_path, md_path
 
 
-def machine_description(device: str, threads: int) -> str:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    gpu = ""
-    if device.startswith("cuda") and torch.cuda.is_available():
-        gpu = f", GPU {torch.cuda.get_device_name(0)}"
-    return (
-        f"{cpu}, {os.cpu_count()} CPU cores, {threads} torch threads{gpu}; torch "
-        f"{torch.__version__}; load average {load:.2f} at the end"
-    )
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.speed", description=__doc__.split("\n")[0]
@@ -482,13 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = BenchSettings(**json.loads(args.worker))
         print(json.dumps(measure(settings)))
         return 0
-    if args.iters < 1 or args.threads < 1:
-        raise PIADError("--iters and --threads must be >= 1")
-    if args.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise PIADError("--device cuda asked for, but CUDA is not available; use --device cpu")
+    check_run_args(iters=args.iters, threads=args.threads, device=args.device)
     base = BenchSettings(
         device=args.device,
         threads=args.threads,
