@@ -62,14 +62,18 @@ def _frame(rows: list[dict[str, Any]]) -> Any:
     return df.sort_values("run_iters", kind="stable").drop_duplicates(list(KEY), keep="first")
 
 
+def _auc_stats(aucs: Any) -> tuple[float, float, int]:
+    """(mean, sample std (ddof 1; nan for one seed), seeds) of one cell's AUCs."""
+    v = np.asarray(aucs, dtype=float)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else math.nan, len(v)
+
+
 def cell_stats(rows: list[dict[str, Any]]) -> dict[tuple[str, int, str], tuple[float, float, int]]:
     """(digit, iteration, code) -> (mean AUC, sample std (ddof 1; nan for one seed), seeds)."""
-    out = {}
-    for (digit, it, code), g in _frame(rows).groupby(["digit", "iteration", "code"]):
-        v = g.auc.to_numpy(dtype=float)
-        std = float(v.std(ddof=1)) if len(v) > 1 else math.nan
-        out[(str(digit), int(it), str(code))] = (float(v.mean()), std, len(v))
-    return out
+    return {
+        (str(digit), int(it), str(code)): _auc_stats(g.auc)
+        for (digit, it, code), g in _frame(rows).groupby(["digit", "iteration", "code"])
+    }
 
 
 def summary_markdown(rows: list[dict[str, Any]], reference: str = "theirs") -> str:
@@ -78,7 +82,6 @@ def summary_markdown(rows: list[dict[str, Any]], reference: str = "theirs") -> s
     df = _frame(rows)
     if df.empty:
         return "no runs yet\n"
-    stats = cell_stats(rows)
     lines = [
         "| digit | iteration | code | AUC mean ± std (n) | vs "
         + reference
@@ -91,7 +94,7 @@ def summary_markdown(rows: list[dict[str, Any]], reference: str = "theirs") -> s
         seeds = {code: set(g.seed.astype(int)) for code, g in cell.groupby("code")}
         shared = set.intersection(*seeds.values())
         for code, g in cell.groupby("code"):
-            mean, std, n = stats[(str(digit), int(it), str(code))]
+            mean, std, n = _auc_stats(g.auc)
             test = ""
             if code != reference and ref:
                 t, p = welch(g.auc.tolist(), ref)
