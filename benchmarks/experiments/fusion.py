@@ -24,7 +24,7 @@ import contextlib
 import tempfile
 import time
 import traceback
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -130,52 +130,87 @@ def plan_tasks(
 
 
 def auto_group_size(
-    jobs: Sequence[Job], devices: Sequence[str], jobs_per_device: int, data_root: str | Path
+    jobs: Sequence[Job],
+    devices: Sequence[str],
+    jobs_per_device: int,
+    data_root: str | Path,
+    probe: Callable[[Job, Any, int, str], tuple[int, int]] | None = None,
+    free_memory: Callable[[str], int] | None = None,
 ) -> int:
     """``--fuse auto``: on CUDA, as many members as the device's free memory holds, from a
-    measured probe (:func:`measure_member_memory`); on a CPU, :data:`CPU_DEFAULT_FUSE`."""
+    measured probe (``probe``, default :func:`measure_member_memory`; ``free_memory``, default
+    :func:`piad.training.runtime.free_memory_bytes`); on a CPU, :data:`CPU_DEFAULT_FUSE`."""
     cuda = [d for d in devices if d.startswith("cuda")]
     if not cuda:
         return min(len(jobs), CPU_DEFAULT_FUSE)
-    import torch
-
-    device = torch.device(cuda[0])
     from benchmarks.experiments.evaluate import load_split
+    from piad.training.runtime import free_memory_bytes
 
     job = jobs[0]
     info = dataset_info(job.dataset)
     # the feature cache grows with the training set: probe with the group's largest
     n_train = max(len(load_split(j.dataset, j.protocol, j.normal, j.seed, data_root)[1].train)
                   for j in jobs)  # fmt: skip
-    base, per_member = measure_member_memory(job, info, n_train, str(device))
-    free, _ = torch.cuda.mem_get_info(device)
-    budget = AUTO_MEMORY_SHARE * free / max(1, jobs_per_device)
+    base, per_member = (probe or measure_member_memory)(job, info, n_train, cuda[0])
+    free = (free_memory or free_memory_bytes)(cuda[0])
+    return group_size_from_probe(base, per_member, free, jobs_per_device, len(jobs))
+
+
+def group_size_from_probe(
+    base: int,
+    per_member: int,
+    free: int,
+    jobs_per_device: int,
+    n_jobs: int,
+    share: float = AUTO_MEMORY_SHARE,
+    cap: int = AUTO_MAX_GROUP,
+) -> int:
+    """The group ``--fuse auto`` forms from a probe: ``base`` bytes shared by a group,
+    ``per_member`` bytes per member, ``free`` bytes free on the device, split between
+    ``jobs_per_device`` groups; at most ``n_jobs`` and ``cap`` members.
+
+    >>> GiB = 1 << 30
+    >>> group_size_from_probe(2 * GiB, 1 * GiB, 100 * GiB, 1, 60)   # (85 - 2) // 1
+    60
+    >>> group_size_from_probe(2 * GiB, 1 * GiB, 100 * GiB, 2, 60)   # (42.5 - 2) // 1
+    40
+    """
+    budget = share * free / max(1, jobs_per_device)
+    if base + per_member > budget:
+        gib = 1 << 30
+        raise PIADError(
+            f"--fuse auto: one model needs {(base + per_member) / gib:.2f} GiB of device memory "
+            f"(measured), but a slot has {budget / gib:.2f} GiB ({share:.0%} of "
+            f"{free / gib:.2f} GiB free, {jobs_per_device} job(s) per device); use a smaller "
+            "--jobs-per-device, free the device, or --fuse 1"
+        )
     k = int((budget - base) // max(per_member, 1))
-    return max(1, min(k, len(jobs), AUTO_MAX_GROUP))
+    return max(1, min(k, n_jobs, cap))
 
 
 def measure_member_memory(job: Job, info: Any, n_train: int, device: str) -> tuple[int, int]:
     """(base bytes, bytes per member) of a fused group of ``job``'s config on ``device``,
-    measured: peak CUDA memory of groups of 1 and 2 members over ``n_weight + 1`` iterations
+    measured: peak device memory of groups of 1 and 2 members over ``n_weight + 1`` iterations
     (a weight-policy iteration included) with ``n_train`` random training images each."""
     import torch
 
     from piad.model import PIAD
+    from piad.training.runtime import allocated_bytes, peak_memory_bytes, reset_peak_memory
 
     estimator: Any = build_estimator(job, info, device, Path(tempfile.gettempdir()))
     config = estimator.config.replace(iterations=estimator.config.n_weight + 1, device=device)
     shape = (n_train, config.in_channels, config.image_size, config.image_size)
     peaks = []
     for k in (1, 2):
-        torch.cuda.synchronize(device)
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
-        before = torch.cuda.memory_allocated(device)
+        reset_peak_memory(device)
+        before = allocated_bytes(device)
         models = [PIAD(config.replace(seed=i)) for i in range(k)]
         images = [torch.randint(0, 256, shape, dtype=torch.uint8) for _ in range(k)]
         PIAD.fit_fused(models, images, progress=False)
-        torch.cuda.synchronize(device)
-        peaks.append(torch.cuda.max_memory_allocated(device) - before)
+        peak = peak_memory_bytes(device)
+        if peak is None:
+            raise PIADError(f"--fuse auto measures device memory, which {device} does not track")
+        peaks.append(peak - before)
         del models, images
     per_member = max(peaks[1] - peaks[0], 1)
     return max(peaks[0] - per_member, 0), per_member

@@ -43,6 +43,7 @@ from benchmarks.perf.harness import (
     run_worker,
 )
 from piad.errors import PIADError, command
+from piad.training.runtime import peak_memory_bytes, reset_peak_memory, synchronize, tf32
 
 TRAIN_IMAGES = {"mnist": 6000, "cifar10": 5000}  # one class of the official train split
 MODES = ("fused", "loop")
@@ -130,12 +131,6 @@ def measure_fused(
     """
     import torch
 
-    from piad.config import PIADConfig
-    from piad.perceptual import load_perceptual
-    from piad.training import Trainer
-    from piad.training.fused import FusedTrainer
-    from piad.training.fused_step import FusedGroup
-
     s = FusedBenchSettings(preset=preset, k=k, iters=iters, threads=threads, device=device,
                            **options)  # fmt: skip
     if s.mode not in MODES or s.k < 1 or s.iters < 1:
@@ -143,10 +138,20 @@ def measure_fused(
     load_before = load_average()
     torch.set_num_threads(s.threads)
     cuda = s.device.startswith("cuda")
-    if cuda:
-        torch.backends.cuda.matmul.allow_tf32 = s.tf32
-        torch.backends.cudnn.allow_tf32 = s.tf32
-        torch.cuda.reset_peak_memory_stats()
+    with tf32(s.tf32):
+        return _measure(s, cuda, load_before)
+
+
+def _measure(s: FusedBenchSettings, cuda: bool, load_before: float) -> dict[str, Any]:
+    import torch
+
+    from piad.config import PIADConfig
+    from piad.perceptual import load_perceptual
+    from piad.training import Trainer
+    from piad.training.fused import FusedTrainer
+    from piad.training.fused_step import FusedGroup
+
+    reset_peak_memory(s.device)
     changes: dict[str, Any] = {"batch_size": s.batch_size, "device": s.device,
                                "perceptual_weights": s.weights}  # fmt: skip
     if s.tiny:
@@ -169,8 +174,7 @@ def measure_fused(
     kw = {"features": features, "progress": False, "autocast": s.autocast}
 
     def sync() -> None:
-        if cuda:
-            torch.cuda.synchronize()
+        synchronize(s.device)
 
     t0 = time.perf_counter()
     steppers: list[Any]
@@ -248,8 +252,9 @@ def measure_fused(
         ref = statistics.median(ref_times)
         row["paired_solo_s_per_it"] = ref
         row["paired_speedup"] = ref / row["s_per_model_it"]
-    if cuda:
-        row["cuda_peak_gb"] = torch.cuda.max_memory_allocated() / (1 << 30)
+    peak = peak_memory_bytes(s.device)
+    if peak is not None:
+        row["cuda_peak_gb"] = peak / (1 << 30)
     return row
 
 

@@ -41,6 +41,7 @@ from benchmarks.perf.harness import (
     worker_env,
 )
 from piad.errors import command
+from piad.training.runtime import synchronize
 
 # Issue 8: the authors' implementation, batch 32, n_dis 2, policy every 100 its, 2 threads.
 # quantity -> (value, kind); kind "time" (lower is better), "rate" (higher), "memory" (lower).
@@ -172,8 +173,7 @@ def measure(settings: BenchSettings) -> dict[str, float]:
     cuda = device.type == "cuda"
 
     def sync() -> None:
-        if cuda:
-            torch.cuda.synchronize(device)
+        synchronize(device)
 
     def clock() -> float:
         sync()

@@ -24,7 +24,6 @@ tensor([[0.0000, 1.5000],
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 
@@ -33,7 +32,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from piad.errors import PIADError
-from piad.training.runtime import release_free_heap
+from piad.training.runtime import free_memory_bytes, release_free_heap, total_memory_bytes
 
 FEATURE_CACHE_MODES = ("auto", "on", "off")
 CPU_CACHE_FRACTION = 1 / 16  # of physical memory (24 GiB -> 1.5 GiB)
@@ -131,13 +130,8 @@ class FeatureCache:
 def cache_budget(device: torch.device) -> int:
     """Bytes the cache may take: 1/4 of free GPU memory on CUDA, 1/16 of RAM on CPU."""
     if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
-        return int(free * CUDA_CACHE_FRACTION)
-    try:
-        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        physical = 8 << 30
-    return int(physical * CPU_CACHE_FRACTION)
+        return int(free_memory_bytes(device) * CUDA_CACHE_FRACTION)
+    return int(total_memory_bytes(device) * CPU_CACHE_FRACTION)
 
 
 def build_feature_cache(

@@ -63,10 +63,12 @@ from piad.training.feature_cache import (
 )
 from piad.training.runtime import (
     AUTOCAST_MODES,
+    accelerator_rng_state,
     autocast_context,
     derived_seeds,
     network_layout,
     resolve_device,
+    set_accelerator_rng_state,
 )
 from piad.weighting import make_weight_policies
 
@@ -417,8 +419,9 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue bit-for-bit (on CPU)."""
         rng: dict[str, Any] = {"torch": torch.get_rng_state(), "noise": self.noise.get_state()}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
+        cuda_rng = accelerator_rng_state()
+        if cuda_rng is not None:
+            rng["cuda"] = cuda_rng
         return {
             "format": CHECKPOINT_FORMAT,
             "iteration": self.iteration,
@@ -454,8 +457,7 @@ class Trainer:
         rng = state["rng"]
         torch.set_rng_state(rng["torch"])
         self.noise.set_state(rng["noise"])
-        if "cuda" in rng and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+        set_accelerator_rng_state(rng.get("cuda"))
         self._sums = state["log"]["sums"].to(self.device)
         self._count = int(state["log"]["count"])
         self.iteration = int(state["iteration"])

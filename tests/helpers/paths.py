@@ -10,3 +10,11 @@ ROOT = TESTS.parent
 GOLDEN = TESTS / "golden"
 #: the authors' VGG statistics, shared with the developers (never committed); tests skip without
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+#: the device the ``cuda`` tests run on: CUDA, or this variable's value (``gpu_check --device
+#: cpu`` sets it to ``cpu`` to run the same tests' code paths on a machine without a GPU)
+TEST_DEVICE_ENV = "PIAD_TEST_DEVICE"
+NO_CUDA = (
+    "CUDA variants: torch.cuda.is_available() is False here; run `pytest -m cuda` on a GPU "
+    f"machine (or {TEST_DEVICE_ENV}=cpu to run these paths on the CPU)"
+)

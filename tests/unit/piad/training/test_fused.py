@@ -454,14 +454,6 @@ def test_feature_cache_budget_and_sharing(monkeypatch: pytest.MonkeyPatch) -> No
         assert max_rel_diff(a, b) == 0.0
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_runs_on_cuda() -> None:
-    configs, images = jobs(2, iterations=4, device="cuda")
-    out = fit_fused(configs, images, None, tiny_features().cuda(), False)
-    assert all(isinstance(o, Networks) for o in out)
-    assert all(p.device.type == "cuda" for o in out for p in o.parameters())  # type: ignore[union-attr]
-
-
 def test_fit_fused_returns_networks_in_the_solo_layout() -> None:
     configs, images = jobs(2, iterations=2)
     out = fit_fused(configs, images, None, tiny_features(), False)

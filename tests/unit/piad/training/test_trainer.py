@@ -240,12 +240,3 @@ def test_bad_images_are_refused() -> None:
         Trainer(tiny_config(), torch.zeros(4, 3, 8, 8), progress=False)
     with pytest.raises(PIADError, match="tensor"):
         Trainer(tiny_config(), torch.zeros(4, 8, 8).numpy(), progress=False)  # type: ignore[arg-type]
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_runs_on_cuda() -> None:
-    cfg = tiny_config(device="cuda", reconstruction="rel_perc_l1")
-    trainer = Trainer(cfg, toy_images(), features=tiny_features(), progress=False)
-    trainer.run(4)
-    assert trainer.data.images.device.type == "cuda"
-    assert all(p.device.type == "cuda" for p in trainer.networks.parameters())
