@@ -1,4 +1,4 @@
-"""Lockstep check against the authors' implementation (issue 17): same start, same inputs.
+"""Lockstep check against the authors' implementation: same start, same inputs.
 
 Builds our PIAD and the authors' (a local checkout of ninatu/piad, read at run time, pinned
 commit recorded) for the MNIST preset, copies our initial weights into theirs by layer
@@ -13,7 +13,7 @@ D_Z losses, the critics' weights, adv G, adv E, rec, both gammas and the E / G w
 named with its likely causes, and whether it parted abruptly (one computation differs) or by
 gradual growth (rounding differences amplified by training).
 
-    python -m benchmarks.perf.lockstep --peer /work/peer/piad --peer-git REPO.git \\
+    python -m benchmarks.perf.lockstep --peer CHECKOUT --peer-git REPO.git \\
         --iters 250 --normal 1 --dtype float64 --out results/lockstep
 
 Writes ``lockstep.csv`` (iteration, quantity, ours, theirs, rel), ``lockstep.md`` and
@@ -46,6 +46,7 @@ from benchmarks.perf.peer import (
     Peer,
     build_peer_trainer,
     cpu_runtime,
+    default_peer,
     load_peer,
     peer_config,
     peer_gammas,
@@ -76,8 +77,8 @@ DEFAULT_RTOL = {"float64": 1e-9, "float32": 1e-4}
 def _record_in_grad_dtype(policy: Any) -> Any:
     """Alg. 2's per-layer statistic computed in the gradient's dtype (float64 stays float64).
 
-    The same change as /work/notes/issue17-fix.patch to piad/weighting.py: until it is applied,
-    ``GradientNormalizingWeights.record`` casts every gradient to float32 first.
+    The fix the lockstep found, as a run-time patch (``--ours-patch record-dtype``): the code
+    before it (``GradientNormalizingWeights.record``) cast every gradient to float32 first.
     """
     from piad.weighting import weight_parameters
 
@@ -245,7 +246,7 @@ def run_lockstep(
     iters: int,
     normal: str,
     dtype_name: str = "float64",
-    data_root: Path = Path("/work/data"),
+    data_root: Path = Path("data"),
     out: Path | None = None,
     seed: int = 0,
     n_weight: int | None = None,
@@ -430,7 +431,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--peer", type=Path, required=True, help="checkout of ninatu/piad")
+    p.add_argument(
+        "--peer",
+        type=Path,
+        default=None,
+        help="checkout of ninatu/piad (default $PIAD_PEER, else ../shared/peer/ninatu-piad "
+        "beside the repository)",
+    )
     p.add_argument(
         "--peer-git",
         type=Path,
@@ -444,8 +451,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--data",
         type=Path,
-        default=Path("/work/data"),
-        help="data root holding mnist/ (the original IDX files)",
+        default=Path("data"),
+        help="data root holding mnist/ (the original IDX files; default ./data)",
     )
     p.add_argument(
         "--stats",
@@ -485,7 +492,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    peer = load_peer(args.peer, args.peer_git, args.stats)
+    peer = load_peer(args.peer or default_peer(), args.peer_git, args.stats)
     summary = run_lockstep(
         peer,
         iters=args.iters,

@@ -15,7 +15,7 @@ checkout and applies run-time shims for today's libraries, without editing their
 - ``.cuda()`` is the identity while :func:`cpu_runtime` is active (their code calls it on every
   module and batch).
 
->>> peer = load_peer("/work/peer/piad")                              # doctest: +SKIP
+>>> peer = load_peer(default_peer())                                # doctest: +SKIP
 >>> with cpu_runtime():                                            # doctest: +SKIP
 ...     trainer = build_peer_trainer(peer, peer_config(peer, "1"))
 """
@@ -59,7 +59,17 @@ PEER_MODULES = (
     "evaluate",
 )
 STATS_NAME = "vgg19_ILSVRC2012_object_detection_mean_var.pt"
-DEFAULT_STATS = Path("/work/shared/data") / STATS_NAME
+#: the folder beside the repository that holds what is shared with it but never committed:
+#: the authors' checkout (``peer/ninatu-piad``) and their per-filter statistics (``data/``)
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+DEFAULT_STATS = SHARED / "data" / STATS_NAME
+#: the environment variable that names another checkout of the authors' code
+PEER_ENV = "PIAD_PEER"
+
+
+def default_peer() -> Path:
+    """The authors' checkout: ``$PIAD_PEER`` unless empty, else ``SHARED/peer/ninatu-piad``."""
+    return Path(os.environ.get(PEER_ENV) or SHARED / "peer" / "ninatu-piad")
 
 
 # ------------------------------------------------------------------------------ provenance
@@ -146,7 +156,10 @@ def _missing_stubs() -> dict[str, types.ModuleType]:
 
 
 def _import_isolated(root: Path) -> dict[str, types.ModuleType]:
-    """Import their ``piad.*`` from ``root`` while ours is set aside; ours is restored after."""
+    """Import their ``piad.*`` from ``root`` while ours is set aside; ours is restored after.
+
+    No bytecode is written: the checkout may be read-only (or shared) and stays as it was.
+    """
     ours = {k: v for k, v in sys.modules.items() if k == "piad" or k.startswith("piad.")}
     stubs = _missing_stubs()
     for k in ours:
@@ -154,6 +167,7 @@ def _import_isolated(root: Path) -> dict[str, types.ModuleType]:
     sys.modules.update(stubs)
     sys.path.insert(0, str(root))
     importlib.invalidate_caches()
+    write_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
         with warnings.catch_warnings():  # their regex strings: invalid escapes on Python 3.12+
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -163,6 +177,7 @@ def _import_isolated(root: Path) -> dict[str, types.ModuleType]:
         if root.resolve() not in theirs_file.parents:
             raise PIADError(f"imported {theirs_file}, not the checkout at {root}")
     finally:
+        sys.dont_write_bytecode = write_bytecode
         sys.path.remove(str(root))
         for k in [k for k in sys.modules if k == "piad" or k.startswith("piad.")]:
             del sys.modules[k]
@@ -441,12 +456,15 @@ def peer_transform_images(peer: Peer, raw: Sequence[np.ndarray] | np.ndarray) ->
 
 __all__ = [
     "DEFAULT_STATS",
+    "PEER_ENV",
     "PEER_REPO",
+    "SHARED",
     "ImageListDataset",
     "Peer",
     "RecordingLogger",
     "build_peer_trainer",
     "cpu_runtime",
+    "default_peer",
     "load_peer",
     "mnist_root",
     "peer_config",

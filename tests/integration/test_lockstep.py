@@ -1,19 +1,20 @@
-"""benchmarks.perf.lockstep (issue 17): weight mapping, record/replay hooks, a tiny lockstep.
+"""benchmarks.perf.lockstep: weight mapping, record/replay hooks, a tiny lockstep.
 
-The tests that need the authors' code read a checkout at ``$PIAD_PEER`` (default
-/work/peer/piad) and are skipped, with the reason, when there is none.
+The tests that need the authors' code read the checkout of ``peer.default_peer()``:
+``$PIAD_PEER``, else ``../shared/peer/ninatu-piad`` beside the repository (where CI has it).
+They skip, with the reason, when there is none. Nothing is written into the checkout.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 
 import pytest
 import torch
 from piad_tiny import tiny_config, tiny_features, toy_images
 
+from benchmarks.perf.peer import DEFAULT_STATS, default_peer
 from benchmarks.perf.tape import Tape, ours_hooks, peer_hooks
 from benchmarks.perf.weight_map import (
     NETWORKS,
@@ -27,10 +28,10 @@ from piad.errors import PIADError
 from piad.networks import build_networks
 from piad.training import Trainer
 
-PEER = Path(os.environ.get("PIAD_PEER", "/work/peer/piad"))
+PEER = default_peer()
 needs_peer = pytest.mark.skipif(
-    not (PEER / "piad" / "train.py").is_file(),
-    reason=f"no checkout of ninatu/piad at {PEER} (set PIAD_PEER to one)",
+    not (PEER / "piad" / "train.py").is_file() or not DEFAULT_STATS.is_file(),
+    reason=f"no checkout of ninatu/piad at {PEER} (set PIAD_PEER to one) or no {DEFAULT_STATS}",
 )
 
 

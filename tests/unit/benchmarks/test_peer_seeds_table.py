@@ -1,4 +1,4 @@
-"""benchmarks.perf.peer_seeds_table (issue 17): the seeded comparison's table and merge."""
+"""benchmarks.perf.peer_seeds_table: the seeded comparison's table and merge."""
 
 from __future__ import annotations
 
@@ -106,5 +106,6 @@ def test_merge_command_writes_runs_and_summary(tmp_path: Path, capsys) -> None: 
     assert main(["--merge", f"{a},{b}", "--out", str(out)]) == 0
     assert len(read_rows(out / "runs.csv")) == 5
     assert "0.9700 ± 0.0200 (3)" in (out / "summary.md").read_text()
-    assert main(["--out", str(out)]) == 2  # neither --peer nor --merge
-    assert "--peer is required" in capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["--peer", str(tmp_path / "none"), "--out", str(out)]) == 2  # no checkout there
+    assert "no checkout of ninatu/piad at" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """What the lockstep with the authors' implementation found (issue 17), each as a test.
 
-They fail on the code before /work/notes/issue17-fix.patch and pass after it:
+They fail on the code before the fix and pass after it:
 
 1. Alg. 2's per-layer gradient statistic is computed in float32 even for float64 gradients (the
    authors' numpy std keeps float64): in a float64 lockstep the gammas parted at 6e-8 at the
