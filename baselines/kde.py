@@ -40,12 +40,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # ... and without GCN, as the authors' MNIST shell script runs it (no --gcn)
     "deepsvdd-nogcn": {"density": "sklearn", "train_multiple": 200, "gcn": False},
 }
-#: how tables name each variant
-LABELS: dict[str, str] = {
-    "default": "KDE (exact density)",
-    "deepsvdd": "KDE (Deep SVDD code: sklearn KernelDensity, GCN, PCA 95%)",
-    "deepsvdd-nogcn": "KDE (Deep SVDD MNIST script: sklearn KernelDensity, no GCN, PCA 95%)",
-}
 # the constructor settings that tell the variants apart (bandwidth grids and cv do not)
 _VARIANT_KEYS = {"density": "exact", "gcn": True, "train_multiple": None}
 

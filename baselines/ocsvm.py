@@ -38,15 +38,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "deepsvdd": {"gamma_selection": "holdout", "train_multiple": 200},
     "deepsvdd-nogcn": {"gamma_selection": "holdout", "train_multiple": 200, "gcn": False},
 }
-#: how tables name each variant (the hold-out one uses test labels and must say so)
-LABELS: dict[str, str] = {
-    "default": "OC-SVM",
-    "holdout": "OC-SVM (nu, gamma chosen on a labelled 10% test hold-out, Deep SVDD)",
-    "deepsvdd": "OC-SVM (Deep SVDD code: GCN, PCA 95%, gamma on a labelled 10% test hold-out)",
-    "deepsvdd-nogcn": (
-        "OC-SVM (Deep SVDD MNIST script: no GCN, PCA 95%, gamma on a labelled 10% test hold-out)"
-    ),
-}
 # the constructor settings that tell the variants apart (nu, gamma and the grids do not)
 _VARIANT_KEYS = {"gamma_selection": "none", "gcn": True, "train_multiple": None}
 

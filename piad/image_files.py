@@ -70,10 +70,6 @@ def _above_bar(warn: Callable[[str], None]) -> Callable[[str], None]:
 
 
 # ---------------------------------------------------------------------------- finding files
-def _is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
-
-
 def find_images(folder: str | os.PathLike[str]) -> list[Path]:
     """Image files under ``folder`` (recursively, hidden files skipped), sorted.
 

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -97,9 +97,6 @@ def _check(loss: torch.Tensor, what: str, epoch: int) -> float:
             f"Deep SVDD {what} loss became {value} in epoch {epoch + 1}; lower the learning rate"
         )
     return value
-
-
-EpochHook = Callable[[int, float], None]
 
 
 def train_autoencoder_epoch(

@@ -424,11 +424,6 @@ DATASET_NAMES = ("mnist", "fmnist", "cifar10", "coil100", "celeba", "lsun", "mni
 EXTRA_SOURCES: dict[str, DatasetSource] = {}
 
 
-def register_source(source: DatasetSource) -> None:
-    """Add (or replace) the source of a dataset, e.g. a plugin's own dataset."""
-    EXTRA_SOURCES[source.name] = source
-
-
 def known_datasets() -> tuple[str, ...]:
     """Every dataset with a source, built-in first."""
     return (*DATASET_NAMES, *sorted(set(EXTRA_SOURCES) - set(DATASET_NAMES)))

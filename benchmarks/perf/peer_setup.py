@@ -33,12 +33,8 @@ class DigitSplit:
 
 def load_digit_split(data_root: str | Path, normal: str, seed: int = 0) -> DigitSplit:
     """The suite's MNIST one-vs-all split of digit ``normal`` (from ``data_root/mnist``)."""
-    try:
-        from benchmarks.data.loading import load_dataset
-        from benchmarks.data.protocols import make_split
-    except ImportError:  # before the benchmarks/data move
-        from benchmarks.datasets import load_dataset  # type: ignore[no-redef]
-        from benchmarks.protocols import make_split  # type: ignore[no-redef,import-not-found]
+    from benchmarks.data.loading import load_dataset
+    from benchmarks.data.protocols import make_split
     from piad.images import nhwc_to_nchw
 
     ds = load_dataset("mnist", data_root, download=False)

@@ -61,16 +61,6 @@ def layer_pairs(ours: nn.Module, theirs: nn.Module) -> list[tuple[str, nn.Module
     return pairs
 
 
-def name_map(ours: Mapping[str, nn.Module], theirs: Mapping[str, nn.Module]) -> dict[str, str]:
-    """Our parameter name (``"E.blocks.0.conv1.weight"``) -> theirs (``"E:model.1...weight"``)."""
-    out = {}
-    for net in NETWORKS:
-        for na, ma, nb, _mb in layer_pairs(ours[net], theirs[net]):
-            for param, _ in ma.named_parameters(recurse=False):
-                out[f"{net}.{na}.{param}"] = f"{net}:{nb}.{param}"
-    return out
-
-
 @torch.no_grad()
 def _copy(src: nn.Module, dst: nn.Module) -> None:
     for param in ("weight", "bias"):
@@ -136,7 +126,6 @@ __all__ = [
     "copy_ours_to_peer",
     "copy_peer_to_ours",
     "layer_pairs",
-    "name_map",
     "weight_differences",
     "weight_layers",
     "worst_tensors",

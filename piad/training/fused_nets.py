@@ -205,18 +205,9 @@ def _format_of(x: Tensor) -> torch.memory_format:
     return torch.contiguous_format
 
 
-def parameter_groups(params: Mapping[str, Tensor]) -> dict[str, list[str]]:
-    """Names of the stacked parameters per network, in :class:`Networks` order."""
-    out: dict[str, list[str]] = {"E": [], "G": [], "DX": [], "DZ": []}
-    for name in params:
-        out[name.split(".", 1)[0]].append(name)
-    return out
-
-
 __all__ = [
     "MBSTD_EPS",
     "FusedNetworks",
-    "parameter_groups",
     "stack_parameters",
     "to_fused",
     "to_members",

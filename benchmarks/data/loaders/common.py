@@ -63,12 +63,6 @@ def fetch_files(name: str, root: Path) -> None:
     fetching.fetch([dataset_info(name).files_from or name], root)
 
 
-def download_error(name: str, root: Path, err: BaseException) -> MissingInputError:
-    return missing_error(
-        name, root, f"download failed: {type(err).__name__}: {err}".replace("\n", " ")
-    )
-
-
 # Errors that torchvision raises for absent files or a failed download (URLError is an OSError).
 FETCH_ERRORS = (OSError, RuntimeError, ValueError, EOFError, zipfile.BadZipFile)
 
@@ -77,7 +71,6 @@ __all__ = [
     "FETCH_ERRORS",
     "center_crop_resize",
     "check_counts",
-    "download_error",
     "fetch_files",
     "missing_error",
 ]
