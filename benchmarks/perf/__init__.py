@@ -1,1 +1,1 @@
-"""Measurements of the suite itself: speed, numerics, and lockstep with the authors' code."""
+"""Measurements of the suite itself: speed and numerics (against the authors' code: validation)."""

@@ -2,10 +2,11 @@
 
 Builds our PIAD and the authors' (a local checkout of ninatu/piad, read at run time, pinned
 commit recorded) for the MNIST preset, copies our initial weights into theirs by layer
-correspondence (:mod:`benchmarks.perf.weight_map`), and runs both for ``--iters`` iterations on
-the SAME training batches, latent samples and gradient-penalty mixing coefficients: drawn by one
-side, recorded and replayed into the other (:mod:`benchmarks.perf.tape`). Networks, VGG-19 and
-losses run in ``--dtype`` (float64 by default) on CPU.
+correspondence (:mod:`benchmarks.validation.weight_map`), and runs both for ``--iters``
+iterations on the SAME training batches, latent samples and gradient-penalty mixing
+coefficients: drawn by one side, recorded and replayed into the other
+(:mod:`benchmarks.validation.tape`). Networks, VGG-19 and losses run in ``--dtype`` (float64 by
+default) on CPU.
 
 Per iteration it compares, in the order Algorithm 1 computes them: every critic step's D_X and
 D_Z losses, the critics' weights, adv G, adv E, rec, both gammas and the E / G weights
@@ -13,7 +14,7 @@ D_Z losses, the critics' weights, adv G, adv E, rec, both gammas and the E / G w
 named with its likely causes, and whether it parted abruptly (one computation differs) or by
 gradual growth (rounding differences amplified by training).
 
-    python -m benchmarks.perf.lockstep --peer CHECKOUT --peer-git REPO.git \\
+    python -m benchmarks.validation.lockstep --peer CHECKOUT --peer-git REPO.git \\
         --iters 250 --normal 1 --dtype float64 --out results/lockstep
 
 Writes ``lockstep.csv`` (iteration, quantity, ours, theirs, rel), ``lockstep.md`` and
@@ -33,14 +34,14 @@ from typing import Any
 
 import torch
 
-from benchmarks.perf.lockstep_report import (
+from benchmarks.validation.lockstep_report import (
     LOSS_FLOOR,
     diagnose,
     first_parting,
     rel_diff,
     write_outputs,
 )
-from benchmarks.perf.peer import (
+from benchmarks.validation.peer import (
     DEFAULT_STATS,
     ImageListDataset,
     Peer,
@@ -54,15 +55,15 @@ from benchmarks.perf.peer import (
     peer_transform_images,
     run_peer_until,
 )
-from benchmarks.perf.peer_setup import (
+from benchmarks.validation.peer_setup import (
     default_dtype,
     load_digit_split,
     our_config,
     our_trainer,
     shared_vgg_weights,
 )
-from benchmarks.perf.tape import Tape, ours_hooks, peer_hooks
-from benchmarks.perf.weight_map import (
+from benchmarks.validation.tape import Tape, ours_hooks, peer_hooks
+from benchmarks.validation.weight_map import (
     NETWORKS,
     copy_ours_to_peer,
     weight_differences,
@@ -221,7 +222,7 @@ def preprocessing_check(
     Their pipeline: PIL resize 28 -> 32, ToTensor, Normalize(0.5, 0.5); ours: the suite's
     resize and uint8 -> [-1, 1]. Same images in the same order (the official file order).
     """
-    from benchmarks.perf.peer import mnist_root
+    from benchmarks.validation.peer import mnist_root
     from piad.images import to_float
 
     try:
@@ -427,7 +428,7 @@ def _echo(t: int, vals: list[dict[str, Any]], parting: dict[str, Any] | None) ->
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m benchmarks.perf.lockstep",
+        prog="python -m benchmarks.validation.lockstep",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

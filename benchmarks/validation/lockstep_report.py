@@ -1,5 +1,5 @@
 """The lockstep check's report: relative differences, the first parting and its diagnosis,
-and the CSV / Markdown / JSON outputs (:mod:`benchmarks.perf.lockstep` runs the check)."""
+and the CSV / Markdown / JSON outputs (:mod:`benchmarks.validation.lockstep` runs the check)."""
 
 from __future__ import annotations
 

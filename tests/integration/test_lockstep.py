@@ -1,4 +1,4 @@
-"""benchmarks.perf.lockstep: weight mapping, record/replay hooks, a tiny lockstep.
+"""benchmarks.validation.lockstep: weight mapping, record/replay hooks, a tiny lockstep.
 
 The tests that need the authors' code read the checkout of ``peer.default_peer()``:
 ``$PIAD_PEER``, else ``../shared/peer/ninatu-piad`` beside the repository (where CI has it).
@@ -14,9 +14,9 @@ import pytest
 import torch
 from piad_tiny import tiny_config, tiny_features, toy_images
 
-from benchmarks.perf.peer import DEFAULT_STATS, default_peer
-from benchmarks.perf.tape import Tape, ours_hooks, peer_hooks
-from benchmarks.perf.weight_map import (
+from benchmarks.validation.peer import DEFAULT_STATS, default_peer
+from benchmarks.validation.tape import Tape, ours_hooks, peer_hooks
+from benchmarks.validation.weight_map import (
     NETWORKS,
     copy_ours_to_peer,
     copy_peer_to_ours,
@@ -37,13 +37,13 @@ needs_peer = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def peer():  # type: ignore[no-untyped-def]
-    from benchmarks.perf.peer import load_peer
+    from benchmarks.validation.peer import load_peer
 
     return load_peer(PEER)
 
 
 def their_networks(peer, cfg: PIADConfig) -> dict[str, torch.nn.Module]:  # type: ignore[no-untyped-def]
-    from benchmarks.perf.lockstep import _their_widths
+    from benchmarks.validation.lockstep import _their_widths
 
     n = peer.m["networks"]
     s, c, lat, r = cfg.image_size, cfg.in_channels, cfg.latent_dim, cfg.latent_size
@@ -158,7 +158,7 @@ TINY = {
 
 
 def tiny_lockstep(peer, tmp_path: Path, iters: int = 3, **kw):  # type: ignore[no-untyped-def]
-    from benchmarks.perf.lockstep import run_lockstep
+    from benchmarks.validation.lockstep import run_lockstep
 
     return run_lockstep(
         peer,
@@ -217,8 +217,8 @@ def test_lockstep_names_the_first_quantity_of_a_known_difference(  # type: ignor
 
 @needs_peer
 def test_peer_replay_reproduces_their_own_run(peer) -> None:  # type: ignore[no-untyped-def]
-    from benchmarks.perf.lockstep import _PeerDistance, _their_widths
-    from benchmarks.perf.peer import (
+    from benchmarks.validation.lockstep import _PeerDistance, _their_widths
+    from benchmarks.validation.peer import (
         ImageListDataset,
         build_peer_trainer,
         cpu_runtime,

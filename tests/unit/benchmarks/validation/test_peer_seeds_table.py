@@ -1,4 +1,4 @@
-"""benchmarks.perf.peer_seeds_table: the seeded comparison's table and merge."""
+"""benchmarks.validation.peer_seeds_table: the seeded comparison's table and merge."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.perf.peer_seeds_table import (
+from benchmarks.validation.peer_seeds_table import (
     cell_stats,
     merge_runs,
     read_rows,
@@ -97,7 +97,7 @@ def test_read_rows_names_a_file_that_is_not_a_runs_csv(tmp_path: Path) -> None:
 
 
 def test_merge_command_writes_runs_and_summary(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    from benchmarks.perf.peer_seeds import main
+    from benchmarks.validation.peer_seeds import main
 
     a, b, out = tmp_path / "a", tmp_path / "b", tmp_path / "out"
     for folder, code, aucs in ((a, "ours", OURS), (b, "theirs", THEIRS)):
