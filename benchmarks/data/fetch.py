@@ -176,7 +176,9 @@ def plan(dataset: str, root: str | Path, verify: bool = False) -> list[FileStatu
                 f.size_hint,
             )
         )
-    if not all(r.present for r in rows):
+    if not all(r.present for r in rows) and not any(r.state == "corrupt" for r in rows):
+        # a corrupt file stays corrupt: the loader reads it (the alternate of an IDX dataset
+        # is its own folder first), so another layout being complete does not make it whole
         alt = _alternate(source, root)
         if alt is not None:
             where = alt if Path(alt).is_absolute() else str(root / alt)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from benchmarks.data import sources as _sources
 from benchmarks.data.fetch import FETCH_COMMAND, availability, fetch, human_size, plan
+from benchmarks.data.integrity import damaged_files
 from piad.errors import PIADError, print_error
 
 
@@ -72,20 +73,25 @@ def main(
     parser.add_argument("--dry-run", action="store_true", help="list the files, fetch nothing")
     parser.add_argument("--yes", action="store_true", help="allow downloads of 20 GB and more")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument("--verify", action="store_true", help="re-hash present files (dry run)")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="re-hash present files and read every archive to its end (the run's preflight "
+        "checks sizes and small archives only)",
+    )
     args = parser.parse_args(argv)
     try:
         names = resolve(args.names, suite_datasets)
         if args.dry_run:
             print(dry_run_table(names, args.data_root, verify=args.verify))
-            return 0
+            return _report_damage(names, args.data_root, args.verify)
         placed = fetch(names, args.data_root, progress=not args.no_progress, yes=args.yes)
         for name in names:
             problem = availability(name, args.data_root)
             print(f"{name}: {'ready' if problem is None else problem}")
         if not placed:
             print(f"nothing to download: everything is in {args.data_root}")
-        return 0
+        return _report_damage(names, args.data_root, args.verify)
     except PIADError as err:
         print_error(err)
         return 2
@@ -95,6 +101,14 @@ def main(
             file=sys.stderr,
         )
         return 130
+
+
+def _report_damage(names: Sequence[str], root: str | Path, verify: bool) -> int:
+    """The preflight's integrity check (full with ``verify``): one line per damaged file, 2."""
+    damage = [d for name in names for d in damaged_files(name, root, verify=verify)]
+    for d in damage:
+        print(f"error: {d.line()}", file=sys.stderr)
+    return 2 if damage else 0
 
 
 __all__ = ["dry_run_table", "main", "resolve"]

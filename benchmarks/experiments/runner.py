@@ -19,7 +19,7 @@ from benchmarks.experiments.backends import BACKENDS, default_threads, run_backe
 from benchmarks.experiments.execute import job_state
 from benchmarks.experiments.fusion import default_fuse, describe, parse_fuse, plan_tasks
 from benchmarks.experiments.jobs import Job, JobFolder
-from benchmarks.experiments.preflight import check_out_folder, preflight
+from benchmarks.experiments.preflight import check_job_folders, check_out_folder, preflight
 from benchmarks.experiments.results import Result
 from piad.errors import PIADError
 
@@ -72,6 +72,7 @@ def run_jobs(
     out = check_out_folder(out).resolve()
     data_root = str(Path(data_root).resolve())
     jobs = list(dict.fromkeys(jobs))
+    check_job_folders(jobs, out)  # a damaged result.json or checkpoint.pt: named, not rerun
     summary = RunSummary()
     todo: list[Job] = []
     for job in jobs:

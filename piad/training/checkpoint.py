@@ -34,7 +34,11 @@ RESUMABLE_FIELDS = frozenset(
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The state dict stored at ``path``; one-line :class:`PIADError` if it is not a checkpoint."""
-    state = read_torch_file(path, "checkpoint", hint="; delete it to start over")
+    hint = (
+        "; it is damaged (a truncated copy, a full disk): delete it to train this run again "
+        "from iteration 0 (nothing else is lost), or restore it from a copy"
+    )
+    state = read_torch_file(path, "checkpoint", hint=hint)
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise PIADError(f"{path} is not a PIAD training checkpoint; use another workdir")
     return state

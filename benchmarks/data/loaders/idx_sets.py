@@ -23,9 +23,14 @@ _SYSTEM_IDX_FOLDERS = {"mnist": (), "fmnist": ("/usr/share/datasets/fashion-mnis
 _COUNTS = {"mnist": MNIST_COUNTS, "fmnist": FMNIST_COUNTS}
 
 
+def idx_folder_candidates(name: str, root: Path) -> list[Path]:
+    """The folders the loader of ``name`` (mnist, fmnist) looks in, in its order."""
+    candidates = [Path(root) / sub for sub in _IDX_FOLDERS[name]]
+    return candidates + [Path(p) for p in _SYSTEM_IDX_FOLDERS[name]]
+
+
 def _idx_folder(name: str, root: Path, download: bool) -> Path:
-    candidates = [root / sub for sub in _IDX_FOLDERS[name]]
-    candidates += [Path(p) for p in _SYSTEM_IDX_FOLDERS[name]]
+    candidates = idx_folder_candidates(name, root)
     for folder in candidates:
         if has_idx_set(folder):
             return folder
@@ -59,4 +64,4 @@ def load_fmnist(root: Path, download: bool = True) -> ImageSet:
     return _load_idx_dataset("fmnist", root, download)
 
 
-__all__ = ["load_fmnist", "load_mnist"]
+__all__ = ["idx_folder_candidates", "load_fmnist", "load_mnist"]
