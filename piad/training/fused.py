@@ -147,7 +147,8 @@ class FusedTrainer:
     (a job started solo finishes fused and vice versa). ``features`` (the frozen VGG-19) is
     loaded once when omitted and shared. ``feature_cache`` ("auto", "on", "off") as in Trainer;
     "auto" caches the members' features while their sum fits :func:`cache_budget` (members
-    with the same image tensor share one cache).
+    with the same image tensor share one cache). ``hooks[k]`` are member k's
+    :mod:`piad.training.tracking` hooks, called as a solo Trainer calls them.
     """
 
     def __init__(
@@ -155,6 +156,7 @@ class FusedTrainer:
         configs: Sequence[PIADConfig],
         images_list: Sequence[Tensor],
         *,
+        hooks: Sequence[Sequence[Any]] | None = None,
         features: torch.nn.Module | None = None,
         workdirs: Sequence[str | Path | None] | None = None,
         progress: bool = True,
@@ -190,10 +192,14 @@ class FusedTrainer:
         self.feature_cache = feature_cache
         self.members: list[_Member] = []
         self.errors: dict[int, TrainingDivergedError] = {}
-        for cfg, images, wd in zip(configs, images_list, workdirs):
+        member_hooks = list(hooks) if hooks is not None else [()] * len(configs)
+        if len(member_hooks) != len(configs):
+            raise PIADError(f"got {len(member_hooks)} hook lists for {len(configs)} members")
+        for cfg, images, wd, mh in zip(configs, images_list, workdirs, member_hooks):
             member = _Member(
                 cfg,
                 images,
+                hooks=mh,
                 features=self.features,
                 workdir=wd,
                 progress=False,
@@ -269,6 +275,8 @@ class FusedTrainer:
             if k not in self.errors
         )
         bar = tqdm(
+            for m in self.members:
+                m.notify("start")
             total=todo, disable=not self.progress, desc=f"PIAD x{self.k}", unit="model-it",
             dynamic_ncols=True,
         )  # fmt: skip
@@ -286,6 +294,7 @@ class FusedTrainer:
                 ahead = [self.members[k].iteration for k in live if k not in cohort]
                 stop = min([*ahead, *(targets[k] for k in cohort)])
                 self._run_cohort(cohort, stop, bar)
+                    self.members[k].notify("end")
             finishing = [k for k in range(self.k) if k not in self.errors]
             for k in finishing:
                 try:
@@ -298,6 +307,8 @@ class FusedTrainer:
                 if k not in self.errors
                 and self.members[k]._last_checkpoint != self.members[k].iteration
             ]
+            for m in self.members:
+                m.notify("close")
             _save_together(pending)
         finally:
             bar.close()
@@ -323,9 +334,11 @@ class FusedTrainer:
                         continue
                     c = m.config
                     try:
+                            m.notify("on_log", row)
                         if t % c.log_every == 0:
-                            m._log_row(time.perf_counter() - ticks[k])
+                            row = m._log_row(time.perf_counter() - ticks[k])
                             ticks[k] = time.perf_counter()
+                        m.notify("after_step")
                         if m.workdir is not None and t % c.sample_every == 0:
                             m.check_finite()
                             m.save_samples()

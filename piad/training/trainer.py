@@ -28,8 +28,9 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import Tensor
@@ -75,6 +76,9 @@ from piad.weighting import make_weight_policies
 N_VIEW = 8  # images per row of the sample grids
 
 
+if TYPE_CHECKING:
+    from piad.training.tracking import TrainingHook
+
 class _GradScale(torch.autograd.Function):
     """Identity forward; multiplies the incoming gradient by ``factor`` on the way back."""
 
@@ -101,6 +105,8 @@ class Trainer:
     """
 
     def __init__(
+    ``hooks`` watch the run without changing it (:mod:`piad.training.tracking`: evaluation
+    every N iterations, TensorBoard).
         self,
         config: PIADConfig,
         images: Tensor,
@@ -114,6 +120,7 @@ class Trainer:
     ) -> None:
         if autocast not in AUTOCAST_MODES:
             raise unknown_name("autocast mode", autocast, AUTOCAST_MODES)
+        hooks: Sequence[TrainingHook] = (),
         if feature_cache not in FEATURE_CACHE_MODES:
             raise unknown_name("feature_cache mode", feature_cache, FEATURE_CACHE_MODES)
         self.config = config
@@ -156,6 +163,7 @@ class Trainer:
         self.progress = progress
         self.workdir = Path(workdir) if workdir is not None else None
         self._sums = torch.zeros(len(LOSS_NAMES), device=self.device)
+        self.hooks = list(hooks)
         self._count = 0
         self._first_bad = torch.full((len(LOSS_NAMES),), -1, dtype=torch.long, device=self.device)
         self._last_checkpoint = 0
@@ -346,6 +354,7 @@ class Trainer:
                 self.step()
                 t = self.iteration
                 bar.update(1)
+            self.notify("start")
                 if t % c.log_every == 0:
                     row = self._log_row(time.perf_counter() - tick)
                     tick = time.perf_counter()
@@ -357,21 +366,33 @@ class Trainer:
                     self.check_finite()
                     self.save_samples()
                 if t % c.checkpoint_every == 0:
+                    self.notify("on_log", row)
                     self.check_finite()
                     self.save_checkpoint()
             self.check_finite()
+                self.notify("after_step")
             if self._last_checkpoint != self.iteration:
                 self.save_checkpoint()
         finally:
             bar.close()
         return self.networks
+            self.notify("end")
 
     # ------------------------------------------------------------------ guard and logs
     def _kept_checkpoint_hint(self) -> str:
         if self.checkpoint_path is None:
             return "no workdir, so no checkpoint was written"
+            self.notify("close")
         if not self._last_checkpoint:
             return "no checkpoint was written yet; lower the learning rates or check the data"
+    def notify(self, event: str, *args: Any) -> None:
+        """Call ``event`` ("start", "on_log", "after_step", "end", "close") on every hook."""
+        for hook in self.hooks:
+            if event == "close":
+                hook.close()
+            else:
+                getattr(hook, event)(self, *args)
+
         return (
             f"the last good checkpoint ({self.checkpoint_path}, iteration "
             f"{self._last_checkpoint}) is kept; lower the learning rates or check the data"
@@ -403,17 +424,21 @@ class Trainer:
         return row
 
     @torch.no_grad()
-    def save_samples(self) -> Path | None:
-        """Grid of samples G(z) (fixed z), real images and reconstructions G(E(x))."""
-        if self.workdir is None:
-            return None
+    def sample_grid(self) -> Tensor:
+        """Samples G(z) (fixed z, own generator), real images x and G(E(x)): 3 rows of n."""
         n = self.networks
         gen = torch.Generator().manual_seed(self._view_seed)
         z = torch.randn((N_VIEW, *self.config.latent_shape), generator=gen).to(self.device)
         x = self.data.first(min(N_VIEW, len(self.data)))
-        grid = samples_and_reconstructions(n.G(z), x, n.G(n.E(x)))
+        return samples_and_reconstructions(n.G(z), x, n.G(n.E(x)))
+
+    def save_samples(self) -> Path | None:
+        """Grid of samples G(z) (fixed z), real images and reconstructions G(E(x))."""
+        if self.workdir is None:
+            return None
+        grid = self.sample_grid()
         path = self.workdir / SAMPLES_DIR / f"iter_{self.iteration:07d}.png"
-        return save_grid(grid, path, nrow=x.shape[0])
+        return save_grid(grid, path, nrow=grid.shape[0] // 3)
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
