@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from tabulate import tabulate
 
-from piad.errors import command
+from piad.errors import PIADError, command
 
 EPILOG = """\
 examples:
@@ -148,6 +148,27 @@ def build_parser() -> argparse.ArgumentParser:
         "on CUDA, 1 = every job alone on a CPU, where fusing measured no faster)",
     )
     how.add_argument("--no-progress", action="store_true", help="no progress bars")
+    watch = p.add_argument_group("watching a run (never changes what it computes)")
+    watch.add_argument(
+        "--eval-every",
+        type=_positive_int,
+        metavar="N",
+        help="PIAD: score the job's test split every N iterations and at the end, every "
+        "metric into work/eval.csv (learning curves; the table keeps the final iteration)",
+    )
+    watch.add_argument(
+        "--eval-subset",
+        type=_positive_int,
+        metavar="K",
+        help="with --eval-every: score a fixed, seeded, class-stratified subset of K test "
+        "images (cheap curves; the final score always uses the whole test split)",
+    )
+    watch.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="PIAD: TensorBoard event files per job under work/tb/ (losses, gammas, gradient "
+        "statistics, eval metrics, samples); needs pip install 'piad-suite[tensorboard]'",
+    )
     modes = p.add_argument_group("modes")
     modes.add_argument("--dry-run", action="store_true", help="print the job table and exit")
     modes.add_argument("--list-suites", action="store_true", help="list the suites and exit")
@@ -155,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--report-only",
         action="store_true",
         help="run nothing: write the tables from the results already in --out",
+    )
+    modes.add_argument(
+        "--metric",
+        default="roc_auc",
+        help="metric of the Markdown/LaTeX tables: roc_auc (default, the paper's), "
+        "aupr_anomaly, aupr_normal, fpr95, f1_max (reported values only for roc_auc)",
     )
     modes.add_argument(
         "--check",
@@ -211,6 +238,35 @@ def _print_jobs(jobs: Sequence, out: Path) -> None:
     print(f"\n{len(jobs)} jobs ({counts}); results in {out}")
 
 
+def _with_tracking(jobs: list, args: argparse.Namespace) -> list:
+    """The jobs with ``--eval-every``/``--eval-subset``/``--tensorboard`` (checked first)."""
+    import dataclasses
+
+    from benchmarks.experiments.jobs import Tracking
+    from piad.metrics import check_metric
+
+    check_metric(args.metric)
+    if args.eval_subset and not args.eval_every:
+        raise PIADError("--eval-subset chooses the images of --eval-every; give --eval-every N")
+    if args.tensorboard:
+        from piad.training.tracking import require_tensorboard
+
+        require_tensorboard()
+    tracking = Tracking(args.eval_every, args.eval_subset, bool(args.tensorboard))
+    if tracking == Tracking():
+        return jobs
+    return [dataclasses.replace(j, tracking=tracking) for j in jobs]
+
+
+def _draw_curves(out: Path) -> None:
+    """The learning-curve figure when any job of ``out`` evaluated while training."""
+    from benchmarks.figures.curves import draw_curves, has_eval_data
+
+    if has_eval_data(out):
+        path = draw_curves(out)
+        print(f"learning curves: {path}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     """Everything after parsing; raises :class:`PIADError` for bad input."""
     from benchmarks.registry import load_plugins
@@ -230,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
         iters=args.iters,
         variant=args.variant,
     )
+    jobs = _with_tracking(jobs, args)
     out = Path(args.out) if args.out else Path("results") / args.suite
     from benchmarks.experiments.preflight import check_out_folder
 
@@ -262,11 +319,15 @@ def run(args: argparse.Namespace) -> int:
             fuse=args.fuse,
         )
         failed = len(summary.failed)
+        if summary.exit_code is not None:  # a stop signal (130/143) or a full disk (1)
+            print(summary.stop_line(), file=sys.stderr)
+            return summary.exit_code
 
     from benchmarks.reporting.check import check
     from benchmarks.reporting.render import write_report
 
-    report = write_report(out)
+    _draw_curves(out)  # figures/curves.png when jobs evaluated while training
+    report = write_report(out, metric=args.metric)
     print(report.markdown)
     files = ", ".join(str(p) for p in report.files.values())
     print(f"report: {files}", file=sys.stderr)

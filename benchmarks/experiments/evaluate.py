@@ -76,7 +76,8 @@ class Evaluation:
 
     ``evaluated`` are positions into ``split.test`` (all of them unless a labelled hold-out
     was removed; ``held`` are the hold-out's positions); ``aucs`` has one AUC per anomaly group
-    (CelebA attributes), empty otherwise.
+    (CelebA attributes), empty otherwise. ``metrics`` holds ROC AUC and the other metrics
+    of :mod:`piad.metrics` over the same images (``group_metrics``: per group).
     """
 
     split: Split
@@ -85,6 +86,9 @@ class Evaluation:
     held: np.ndarray
     auc: float
     aucs: dict[str, float] = field(default_factory=dict)
+    #: every metric of :func:`piad.metrics.detection_metrics` (whole test set; per group)
+    metrics: dict[str, float] = field(default_factory=dict)
+    group_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     fit_seconds: float = 0.0
     score_seconds: float = 0.0
 
@@ -135,8 +139,11 @@ def evaluate(
     evaluated = np.arange(len(split.test))
     held = np.zeros(0, dtype=np.int64)
     t0 = time.perf_counter()
-    if getattr(estimator, "needs_holdout", False):
+    needs_holdout = getattr(estimator, "needs_holdout", False)
+    if needs_holdout:
         held, evaluated = holdout_split(labels, HOLDOUT_FRACTION, seed=seed)
+    attach_eval_data(estimator, dataset, split, evaluated, seed)  # --eval-every's images
+    if needs_holdout:
         estimator.fit(
             dataset.take(split.train), holdout=(dataset.take(split.test[held]), labels[held])
         )
@@ -149,6 +156,28 @@ def evaluate(
     return evaluation
 
 
+def attach_eval_data(
+    estimator: Any, dataset: ImageSet, split: Split, evaluated: np.ndarray, seed: int
+) -> None:
+    """Give an estimator that evaluates while it trains (``--eval-every``) its test images.
+
+    They are the images the final score uses (``evaluated``), or with ``--eval-subset K`` a
+    fixed, seeded (``seed``), class-stratified subset of K of them; the final score always
+    uses all of them. Other estimators are left alone.
+    """
+    tracking = getattr(estimator, "tracking", None)
+    if tracking is None or not tracking.eval_every or not hasattr(estimator, "eval_data"):
+        return
+    from piad.metrics import stratified_subset
+
+    positions = evaluated
+    labels = split.test_labels[evaluated]
+    if tracking.eval_subset:
+        chosen = stratified_subset(labels, tracking.eval_subset, seed)
+        positions, labels = evaluated[chosen], labels[chosen]
+    estimator.eval_data = (dataset.take(split.test[positions]), labels)
+
+
 def finish(
     split: Split, scores: np.ndarray, evaluated: np.ndarray, held: np.ndarray, what: str
 ) -> Evaluation:
@@ -158,16 +187,33 @@ def finish(
     if not np.isfinite(scores).all():
         raise PIADError(f"{what}: NaN/inf anomaly scores; see the job log")
     auc, aucs = score_split(split, scores, evaluated, what)
-    return Evaluation(split, scores, evaluated, held, auc, aucs)
+    metrics, group_metrics = split_metrics(split, scores, evaluated, what)
+    return Evaluation(split, scores, evaluated, held, auc, aucs, metrics, group_metrics)
+
+
+def split_metrics(
+    split: Split, scores: np.ndarray, evaluated: np.ndarray, what: str
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Every metric of :mod:`piad.metrics` over the evaluated test images, and per group."""
+    from piad.metrics import detection_metrics
+
+    y = split.test_labels[evaluated]
+    per_group = {}
+    for group in sorted(split.groups):
+        mask = split.group_mask(group)[evaluated]
+        per_group[group] = detection_metrics(y[mask], scores[mask], f"{what} group {group}")
+    return detection_metrics(y, scores, what), per_group
 
 
 __all__ = [
     "HOLDOUT_FRACTION",
     "Evaluation",
+    "attach_eval_data",
     "checked_split",
     "evaluate",
     "finish",
     "load_split",
     "roc_auc",
     "score_split",
+    "split_metrics",
 ]

@@ -70,6 +70,8 @@ def ok_result(
         status="ok",
         auc=evaluation.auc,
         aucs=evaluation.aucs,
+        metrics=evaluation.metrics,
+        group_metrics=evaluation.group_metrics,
         scores_file=JobFolder.SCORES,
         split_file=JobFolder.SPLIT,
         roc_file=JobFolder.ROC,

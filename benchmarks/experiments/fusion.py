@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.data.info import dataset_info
-from benchmarks.experiments.evaluate import finish
+from benchmarks.experiments.evaluate import attach_eval_data, finish
 from benchmarks.experiments.execute import (
     job_logging,
     log_end,
@@ -277,6 +277,7 @@ def run_group(
                 try:
                     dataset, split, folder = prepare(job, data_root, out)
                     est = build_estimator(job, dataset.info, device, folder.work, progress, threads)
+                    attach_eval_data(est, dataset, split, np.arange(len(split.test)), job.seed)
                     members.append((job, dataset, split, folder, est))
                 except Exception as err:
                     traceback.print_exc(file=stream)

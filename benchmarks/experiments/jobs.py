@@ -31,6 +31,20 @@ def freeze_overrides(overrides: Mapping[str, Any] | None) -> tuple[tuple[str, An
     return tuple(sorted((overrides or {}).items()))
 
 
+@dataclass(frozen=True)
+class Tracking:
+    """How a job is watched while it trains (``--eval-every``, ``--eval-subset``,
+    ``--tensorboard``); it never changes what the job computes, so it is no part of the job's
+    identity, folder or recorded job."""
+
+    eval_every: int | None = None  # score the test split every N iterations (work/eval.csv)
+    eval_subset: int | None = None  # ... on a fixed, seeded, class-stratified subset of K
+    tensorboard: bool = False  # event files under work/tb/
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass(frozen=True, order=True)
 class Job:
     """One run of one method on one split.
@@ -39,7 +53,8 @@ class Job:
     fixed, such as CelebA attributes and LSUN bedrooms). ``iters`` overrides the method's
     training budget (``None`` = the paper's); ``overrides`` are the method's configuration
     changes the suite asks for (PIAD: e.g. ``perceptual_weights``); both are recorded in
-    every result.
+    every result. ``tracking`` (:class:`Tracking`) travels with the job to its worker but is
+    neither compared nor recorded in the job's record.
     """
 
     suite: str
@@ -51,6 +66,7 @@ class Job:
     seed: int = 0
     iters: int | None = None
     overrides: tuple[tuple[str, Any], ...] = field(default=())
+    tracking: Tracking = field(default=Tracking(), compare=False, repr=False)
 
     @property
     def spec(self) -> MethodSpec:
@@ -76,6 +92,7 @@ class Job:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("tracking")
         d["overrides"] = self.overrides_dict
         return d
 
@@ -93,7 +110,7 @@ class Job:
         """
         other = Job.from_dict(recorded)
         if "overrides" not in recorded:
-            other = Job(**{**asdict(other), "overrides": self.overrides})
+            other = Job(**{**other.to_dict(), "overrides": self.overrides})
         return other == self
 
 
@@ -108,7 +125,8 @@ class JobFolder:
     SCORES = "scores.npz"
     ROC = "roc.png"
     LOG = "job.log"
-    WORK = "work"  # the method's working folder (PIAD: checkpoint.pt, log.csv, samples/)
+    WORK = "work"  # the method's working folder (PIAD: checkpoint.pt, log.csv, samples/,
+    # eval.csv with --eval-every, tb/ with --tensorboard)
 
     @classmethod
     def of(cls, job: Job, out: str | Path) -> JobFolder:
@@ -139,4 +157,4 @@ class JobFolder:
         return self.path / self.WORK
 
 
-__all__ = ["Job", "JobFolder", "freeze_overrides", "path_safe"]
+__all__ = ["Job", "JobFolder", "Tracking", "freeze_overrides", "path_safe"]

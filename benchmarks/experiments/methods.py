@@ -91,6 +91,7 @@ class PIADEstimator:
         progress: bool = False,
         paper_iterations: int | None = None,
         features: Any = None,
+        tracking: Any = None,
     ) -> None:
         from piad.config import FAMILIES, PIADConfig
         from piad.model import PIAD
@@ -102,9 +103,27 @@ class PIADEstimator:
             paper_iterations = PIADConfig.preset(config.family, config.variant).iterations
         self.paper_iterations = paper_iterations  # the budget a REDUCED BUDGET flag refers to
         self.model = PIAD(config, features=features)
+        self.tracking = tracking  # benchmarks.experiments.jobs.Tracking, or None
+        self.eval_data: tuple[Any, Any] | None = None  # set by evaluate.attach_eval_data
+
+    def _tracking_kwargs(self) -> dict[str, Any]:
+        """``eval_every``/``eval_data``/``tensorboard`` of PIAD.fit from the job's tracking."""
+        t = self.tracking
+        if t is None:
+            return {}
+        from piad.training.tracking import TB_DIR
+
+        every = t.eval_every if self.eval_data is not None else None
+        return {
+            "eval_every": every,
+            "eval_data": self.eval_data if every else None,
+            "tensorboard": self.workdir / TB_DIR if t.tensorboard else None,
+        }
 
     def fit(self, images: Any, holdout: Any = None) -> PIADEstimator:
-        self.model.fit(images, workdir=self.workdir, progress=self.progress)
+        self.model.fit(
+            images, workdir=self.workdir, progress=self.progress, **self._tracking_kwargs()
+        )
         return self
 
     def fusion_key(self) -> Any:
@@ -119,11 +138,16 @@ class PIADEstimator:
         from and checkpointing to its own workdir; one error (or ``None``) per estimator."""
         from piad.model import PIAD
 
+        kwargs = [e._tracking_kwargs() for e in estimators]
+        every = next((k["eval_every"] for k in kwargs if k.get("eval_every")), None)
         return PIAD.fit_fused(
             [e.model for e in estimators],
             images,
             workdirs=[e.workdir for e in estimators],
             progress=any(e.progress for e in estimators),
+            eval_every=every,
+            eval_data=[k.get("eval_data") for k in kwargs],
+            tensorboard=[k.get("tensorboard") for k in kwargs],
         )
 
     def score(self, images: Any) -> np.ndarray:
@@ -131,7 +155,9 @@ class PIADEstimator:
 
     def info(self) -> dict[str, Any]:
         provenance = self.model.provenance()
+        tracking = self.tracking.to_dict() if self.tracking is not None else None
         return {
+            **({"tracking": tracking} if tracking and any(tracking.values()) else {}),
             "method": "piad",
             "config": self.config.to_dict(),
             "paper_iterations": self.paper_iterations,
@@ -147,7 +173,8 @@ class PIADEstimator:
 def build_piad(
     job: Job, info: Any, device: str, workdir: Path, progress: bool = False, threads: int = 1
 ) -> PIADEstimator:
-    return PIADEstimator(piad_config(job, info.family, device), workdir, progress)
+    config = piad_config(job, info.family, device)
+    return PIADEstimator(config, workdir, progress, tracking=job.tracking)
 
 
 def piad_fusion_key(job: Job, info: Any) -> Any:
@@ -278,6 +305,8 @@ def build_estimator(
     for attr in ("fit", "score", "info"):
         if not callable(getattr(estimator, attr, None)):
             raise PIADError(f"method {job.method!r} built an estimator without {attr}()")
+    if hasattr(estimator, "tracking") and getattr(estimator, "tracking", None) is None:
+        estimator.tracking = job.tracking  # --eval-every / --tensorboard (PIADEstimator kinds)
     return estimator
 
 

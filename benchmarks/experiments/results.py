@@ -30,6 +30,9 @@ from piad.errors import PIADError
 from piad.io import atomic_write_json
 
 RESULT_FILE = JobFolder.RESULT
+#: the metrics beside ROC AUC (``auc``) that results carry (:mod:`piad.metrics`); results
+#: written before them lack them (NaN in :func:`collect`, "—" in tables)
+EXTRA_METRICS = ("aupr_anomaly", "aupr_normal", "fpr95", "f1_max")
 STATUSES = ("ok", "failed")
 
 #: Columns of :func:`collect`, one row per result and scored group (CelebA attributes).
@@ -50,6 +53,7 @@ COLUMNS = [
     "budget_unit",
     "status",
     "auc",
+    *EXTRA_METRICS,
     "error",
     "device",
     "wall_time_s",
@@ -75,6 +79,9 @@ class Result:
     status: str
     auc: float | None = None
     aucs: dict[str, float] = field(default_factory=dict)
+    #: ROC AUC and the other metrics of piad.metrics (whole test set; per group)
+    metrics: dict[str, float] = field(default_factory=dict)
+    group_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     error: str | None = None
     scores_file: str | None = None
     split_file: str | None = None
@@ -175,8 +182,17 @@ class Result:
             "wall_time_s": self.wall_time_s,
         }
         if self.ok and self.aucs:
-            return [{**base, "group": g, "row": g, "auc": a} for g, a in sorted(self.aucs.items())]
-        return [{**base, "group": None, "row": job.normal, "auc": self.auc}]
+            return [
+                {**base, "group": g, "row": g, "auc": a, **self._extra(self.group_metrics.get(g))}
+                for g, a in sorted(self.aucs.items())
+            ]
+        return [{**base, "group": None, "row": job.normal, "auc": self.auc,
+                 **self._extra(self.metrics)}]  # fmt: skip
+
+    @staticmethod
+    def _extra(metrics: dict[str, float] | None) -> dict[str, float | None]:
+        metrics = metrics or {}
+        return {name: metrics.get(name) for name in EXTRA_METRICS}
 
 
 def failed_result(job: Job, error: BaseException | str, **fields: Any) -> Result:

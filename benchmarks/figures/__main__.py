@@ -9,7 +9,10 @@ Subcommands, files under ``results/figures/`` unless ``--out`` says otherwise:
 - ``extremes``: Figure 5, least and most anomalous test images per distance
   (:mod:`benchmarks.figures.extremes`);
 - ``suite``: ROC curves of every seed per class and the reported-vs-ours bars
-  (:mod:`benchmarks.figures.suite`).
+  (:mod:`benchmarks.figures.suite`);
+- ``curves``: learning curves, the test metric against the iteration from ``--eval-every``
+  and the loss / gamma traces (:mod:`benchmarks.figures.curves`; default
+  ``<results>/figures/curves.png``, which report.md links).
 """
 
 from __future__ import annotations
@@ -128,12 +131,19 @@ def _cmd_suite(args: argparse.Namespace) -> list[Path]:
     return suite_figures(args.results, args.out, args.formats)
 
 
+def _cmd_curves(args: argparse.Namespace) -> list[Path]:
+    from benchmarks.figures.curves import draw_curves
+
+    return [draw_curves(args.results, args.out, args.metric, args.formats, args.name)]
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], list[Path]]] = {
     "contrast": _cmd_contrast,
     "filters": _cmd_filters,
     "samples": _cmd_samples,
     "extremes": _cmd_extremes,
     "suite": _cmd_suite,
+    "curves": _cmd_curves,
 }
 
 
@@ -157,9 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=help_, description=help_)
         s.add_argument(
             "--out",
-            default=None if name == "suite" else str(DEFAULT_OUT),
+            default=None if name in ("suite", "curves") else str(DEFAULT_OUT),
             help=f"output folder (default {DEFAULT_OUT}"
-            + ("/<results folder name>)" if name == "suite" else ")"),
+            + ("/<results folder name>)" if name == "suite" else ")")
+            if name != "curves"
+            else "output folder (default <results>/figures)",
         )
         s.add_argument("--formats", type=_formats, default=FORMATS, help="default png,pdf")
         if default_name:
@@ -231,6 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = add("suite", "ROC curves of every seed per class, and reported-vs-ours bars")
     s.add_argument("--results", required=True, help="a suite's results folder, results/<suite>")
+
+    s = add("curves", "Learning curves: test metric vs iteration (--eval-every), losses, gammas")
+    s.add_argument("--results", required=True, help="a suite's results folder, results/<suite>")
+    s.add_argument("--metric", default="roc_auc", help="roc_auc (default), aupr_anomaly, ...")
+    s.add_argument("--name", default="curves", help="file name stem")
+    s.set_defaults(formats=("png",))
     return p
 
 

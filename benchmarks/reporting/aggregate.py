@@ -5,6 +5,9 @@ into one row per (dataset, class or attribute, method): mean, std (ddof 1) and n
 seeds, plus the dataset average (mean of the class means; its std is over the seeds'
 per-seed averages) and the reported value beside ours with the difference. Failed jobs never
 enter a mean; an average is given only when the method has every class of the table.
+``metric`` aggregates another metric of :mod:`piad.metrics` instead of ROC AUC (no reported
+values then: the paper reports ROC AUC only); results written before a metric existed count
+as missing ("—"), never as zero.
 """
 
 from __future__ import annotations
@@ -50,14 +53,28 @@ def reported_lookup(reported: pd.DataFrame | None) -> dict[tuple[str, str, str],
     }
 
 
-def aggregate(results: pd.DataFrame, reported: pd.DataFrame | None = None) -> pd.DataFrame:
+def metric_column(metric: str) -> str:
+    """The :func:`~benchmarks.experiments.results.collect` column of a metric name."""
+    from piad.metrics import check_metric
+
+    return "auc" if check_metric(metric) == "roc_auc" else metric
+
+
+def aggregate(
+    results: pd.DataFrame, reported: pd.DataFrame | None = None, metric: str = "roc_auc"
+) -> pd.DataFrame:
     """Seed statistics per (dataset, row, method), dataset averages, reported values.
 
     ``results`` is :func:`benchmarks.experiments.results.collect`'s table; ``reported`` the paper's
     (:func:`reported_table`; ``None``: no comparison). Columns: :data:`AGG_COLUMNS`.
+    ``metric``: one of :data:`piad.metrics.METRICS` (reported values only for ``roc_auc``).
     """
+    column = metric_column(metric)
     ok = results[(results["status"] == "ok") & results["auc"].notna()].copy()
-    rep = reported_lookup(reported)
+    if column not in ok:
+        ok[column] = math.nan  # results from before the metric existed
+    ok["auc"] = pd.to_numeric(ok[column], errors="coerce")
+    rep = reported_lookup(reported) if column == "auc" else {}
     records: list[dict[str, Any]] = []
     for (dataset, protocol), part in ok.groupby(["dataset", "protocol"], sort=True):
         kind = row_kind(protocol)
@@ -68,11 +85,12 @@ def aggregate(results: pd.DataFrame, reported: pd.DataFrame | None = None) -> pd
             mine = part[part["method_label"] == label]
             rm = reported_method(label)
             for row in rows:
-                aucs = mine.loc[mine["row"] == row, "auc"].astype(float)
-                if not len(aucs):
+                values = mine.loc[mine["row"] == row, "auc"].astype(float)
+                if not len(values):
                     continue
+                aucs = values.dropna()  # results older than the metric: "—", not a number
                 paper = rep.get((rep_ds, row, rm))
-                mean = float(aucs.mean())
+                mean = float(aucs.mean()) if len(aucs) else math.nan
                 records.append(
                     {
                         "dataset": dataset,
@@ -87,7 +105,7 @@ def aggregate(results: pd.DataFrame, reported: pd.DataFrame | None = None) -> pd
                         "complete": True,
                         "reported_method": rm,
                         "reported": paper,
-                        "diff": mean - paper if paper is not None else None,
+                        "diff": mean - paper if paper is not None and len(aucs) else None,
                     }
                 )
             if kind == "class" and len(rows) > 1:
@@ -109,7 +127,7 @@ def _average(
     mean = std = math.nan
     n = 0
     if has_all:  # a method missing a class of the table gets no average (never a partial one)
-        mean = float(mine.groupby("row")["auc"].mean().loc[rows].mean())
+        mean = float(mine.groupby("row")["auc"].mean().loc[rows].mean(skipna=False))
         by_seed = mine.pivot_table(index="seed", columns="row", values="auc", aggfunc="mean")
         per_seed = by_seed.reindex(columns=rows).dropna().mean(axis=1)
         n = len(per_seed)
@@ -160,4 +178,4 @@ def _is_int(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
-__all__ = ["AGG_COLUMNS", "aggregate", "budget_note", "reported_lookup"]
+__all__ = ["AGG_COLUMNS", "aggregate", "budget_note", "metric_column", "reported_lookup"]

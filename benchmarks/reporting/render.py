@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from benchmarks.experiments.results import collect
+from benchmarks.experiments.results import EXTRA_METRICS, collect
 from benchmarks.reporting.aggregate import aggregate, budget_note
 from benchmarks.reporting.plots import plot_bars
 from benchmarks.reporting.reported import all_reported
@@ -141,10 +141,28 @@ def render_latex(
 def csv_frame(agg: pd.DataFrame, budget: str | None = None) -> pd.DataFrame:
     """The tidy CSV: one row per number, rounded to 6 decimals, with the budget note."""
     frame = agg.copy()
-    for col in ("mean", "std", "reported", "diff"):
-        frame[col] = frame[col].round(6)
+    numbers = [c for c in frame.columns if c in ("mean", "std", "reported", "diff")]
+    numbers += [c for c in frame.columns if c.removesuffix("_std") in EXTRA_METRICS]
+    for col in numbers:
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").round(6)
     frame["budget"] = budget or ""
     return frame
+
+
+CURVES_FIGURE = Path("figures") / "curves.png"  # benchmarks.figures curves --results OUT
+
+
+def curves_link(out: Path) -> str:
+    """A Markdown section linking the learning curves, when ``out`` has them drawn."""
+    if not (out / CURVES_FIGURE).is_file():
+        return ""
+    path = CURVES_FIGURE.as_posix()
+    return (
+        "\n## Learning curves\n\n"
+        f"![test-set metrics against iterations and the training traces]({path})\n\n"
+        "Drawn from each job's work/eval.csv (--eval-every) and log.csv; the tables above "
+        "keep the final iteration's numbers.\n"
+    )
 
 
 @dataclass
@@ -160,32 +178,64 @@ class Report:
 
 
 def make_report(
-    results: pd.DataFrame, reported: pd.DataFrame | None = None, title: str | None = None
+    results: pd.DataFrame,
+    reported: pd.DataFrame | None = None,
+    title: str | None = None,
+    metric: str = "roc_auc",
 ) -> tuple[pd.DataFrame, list[TableBlock], str | None, list[list[str]], str]:
     """Aggregate and lay out ``results`` without writing files.
 
-    Returns (aggregated, tables, budget note, failures, title).
+    ``metric`` is the tables' metric (:data:`piad.metrics.METRICS`; reported values only for
+    ``roc_auc``). Returns (aggregated, tables, budget note, failures, title).
     """
-    agg = aggregate(results, reported)
+    agg = aggregate(results, reported, metric)
     suites = sorted(set(results["suite"].dropna())) if len(results) else []
     title = title or ("Results of suite " + ", ".join(suites) if suites else "Results")
-    return agg, build_tables(agg, reported), budget_note(results), failures_table(results), title
+    if metric != "roc_auc":
+        from piad.metrics import METRIC_NAMES
+
+        title += f": {METRIC_NAMES[metric]}"
+    blocks = build_tables(agg, reported, metric)
+    return agg, blocks, budget_note(results), failures_table(results), title
+
+
+def metrics_frame(results: pd.DataFrame, agg: pd.DataFrame) -> pd.DataFrame:
+    """``agg`` (ROC AUC) with the mean and std of every other metric beside it, for
+    ``report.csv`` (columns ``<metric>`` and ``<metric>_std``; empty for older results)."""
+    keys = ["dataset", "protocol", "row", "method"]
+    frame = agg.copy()
+    for metric in EXTRA_METRICS:
+        other = aggregate(results, None, metric)[[*keys, "mean", "std"]]
+        other = other.rename(columns={"mean": metric, "std": f"{metric}_std"})
+        frame = frame.merge(other, on=keys, how="left")
+    return frame
 
 
 def write_report(
-    out: str | Path, results: pd.DataFrame | None = None, reported: pd.DataFrame | None = None
+    out: str | Path,
+    results: pd.DataFrame | None = None,
+    reported: pd.DataFrame | None = None,
+    metric: str = "roc_auc",
 ) -> Report:
-    """Write ``report.{md,csv,tex,png}`` into ``out`` from the results under it."""
+    """Write ``report.{md,csv,tex,png}`` into ``out`` from the results under it.
+
+    ``metric`` picks the Markdown/LaTeX tables' metric; ``report.csv`` always carries ROC AUC
+    (with the reported values) and every other metric beside it. ``report.md`` links the
+    learning-curve figure (``figures/curves.png``) when one has been drawn.
+    """
     out = Path(out)
     results = collect(out) if results is None else results
     if not len(results):
         raise PIADError(f"no results under {out}; run the suite first (or check --out)")
     reported = all_reported() if reported is None else reported
-    agg, blocks, budget, failures, title = make_report(results, reported)
-    markdown = render_markdown(blocks, budget, failures, title)
+    agg, blocks, budget, failures, title = make_report(results, reported, metric=metric)
+    markdown = render_markdown(blocks, budget, failures, title) + curves_link(out)
+    if metric != "roc_auc":  # report.csv, report.png and --check stay on ROC AUC
+        agg = make_report(results, reported)[0]
+    table = csv_frame(metrics_frame(results, agg), budget)
     files = {
         "md": atomic_write_text(out / "report.md", markdown),
-        "csv": atomic_write_text(out / "report.csv", csv_frame(agg, budget).to_csv(index=False)),
+        "csv": atomic_write_text(out / "report.csv", table.to_csv(index=False)),
         "tex": atomic_write_text(out / "report.tex", render_latex(blocks, budget, failures)),
     }
     png = plot_bars(agg, out / "report.png", budget)

@@ -305,8 +305,17 @@ def lsun_table(agg: pd.DataFrame, reported: pd.DataFrame | None) -> TableBlock |
     return TableBlock("lsun", title, ["method", "ROC AUC", "paper", "Δ"], rows)
 
 
-def build_tables(agg: pd.DataFrame, reported: pd.DataFrame | None = None) -> list[TableBlock]:
-    """Every table the aggregated results support, in the paper's order."""
+def build_tables(
+    agg: pd.DataFrame, reported: pd.DataFrame | None = None, metric: str = "roc_auc"
+) -> list[TableBlock]:
+    """Every table the aggregated results support, in the paper's order.
+
+    ``metric`` other than ``roc_auc``: ``agg`` holds that metric (:func:`aggregate`'s
+    ``metric``), titles and headers name it, and no reported values appear (the paper
+    reports ROC AUC only).
+    """
+    if metric != "roc_auc":
+        return [_renamed(b, metric) for b in build_tables(agg, None)]
     blocks: list[TableBlock] = []
     class_parts = agg[agg["kind"].isin(["class", "avg"])][["dataset", "protocol"]]
     pairs = sorted(
@@ -324,6 +333,16 @@ def build_tables(agg: pd.DataFrame, reported: pd.DataFrame | None = None) -> lis
         if block is not None:
             blocks.append(block)
     return blocks
+
+
+def _renamed(block: TableBlock, metric: str) -> TableBlock:
+    """A block of another metric: "ROC AUC" in its title and header named as that metric."""
+    from piad.metrics import METRIC_NAMES
+
+    name = METRIC_NAMES[metric]
+    header = [name if h == "ROC AUC" else h for h in block.header]
+    notes = [*block.notes, f"{name}: no reported values (the paper reports ROC AUC only)."]
+    return TableBlock(block.key, block.title.replace("ROC AUC", name), header, block.rows, notes)
 
 
 __all__ = [

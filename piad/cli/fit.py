@@ -286,6 +286,7 @@ def _tracking(
     same = replace(recipe, channels=channels)  # read as the training images were
     loaded = load_images([args.eval_dir], same, strict=args.strict, progress=progress)
     labels = read_labels(args.eval_labels or AUTO, loaded.paths)
+    assert labels is not None  # a label spec was given
     print(f"evaluating every {args.eval_every} iterations on {len(labels)} images")
     return {
         "eval_every": args.eval_every,

@@ -144,6 +144,30 @@ def roc_png(labels: np.ndarray, scores: np.ndarray, auc: float) -> bytes:
     return png_bytes(fig)
 
 
+def training_curve_png(history: list[dict[str, float]]) -> bytes:
+    """The model's test metrics against the iteration (``piad fit --eval-every``): ROC AUC,
+    both AUPRs and F1-max on the left axis, FPR at 95% TPR dashed (lower is better)."""
+    from piad.metrics import METRIC_NAMES
+
+    fig = _figure(5.6, 3.4)
+    ax = fig.add_subplot()
+    it = [r["iteration"] for r in history]
+    for name in ("roc_auc", "aupr_anomaly", "aupr_normal", "f1_max", "fpr95"):
+        if all(name in r for r in history):
+            style = "--" if name == "fpr95" else "-"
+            ax.plot(it, [r[name] for r in history], style, marker="o", ms=3, lw=1.2,
+                    label=METRIC_NAMES[name])  # fmt: skip
+    n = int(history[-1].get("n_images", 0))
+    ax.set_xlabel("training iteration")
+    ax.set_ylabel("metric on the evaluation images")
+    ax.set_title(f"training curve ({n} evaluation images; the model is the last point)",
+                 fontsize=9)  # fmt: skip
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    return png_bytes(fig)
+
+
 def overview_png(
     most: dict[str, Any],
     least: dict[str, Any],

@@ -47,6 +47,13 @@ MOST, LEAST, HIST, ROC, OVERVIEW = (
     "roc.png",
     "overview.png",
 )
+CURVE = "training_curve.png"  # when the model was fitted with --eval-every
+
+
+def eval_history(scored: Scored) -> list[dict[str, float]]:
+    """The model's rows of ``piad fit --eval-every`` (empty when it was fitted without)."""
+    history = getattr(scored.model.estimator, "eval_history", None) or []
+    return [dict(r) for r in history if "iteration" in r]
 
 
 def add_parser(sub: Any) -> None:
@@ -116,6 +123,16 @@ def markdown_page(scored: Scored, k: int, most: np.ndarray, least: np.ndarray) -
     parts += ["## Scores", "", f"![score histogram]({HIST})", ""]
     if scored.auc is not None:
         parts += [f"![ROC curve]({ROC})", ""]
+    history = eval_history(scored)
+    if history:
+        last = history[-1]
+        parts += ["## Training curve", "", f"![training curve]({CURVE})", ""]
+        parts += [
+            f"Evaluated every {int(history[0]['iteration'])} iterations during `piad fit` on "
+            f"{int(last.get('n_images', 0))} labelled images; at the last iteration "
+            f"({int(last['iteration'])}) ROC AUC {last['roc_auc']:.4f}.",
+            "",
+        ]
     parts += ["All scores: [scores.csv](scores.csv); summary: [summary.json](summary.json).", ""]
     return "\n".join(parts)
 
@@ -140,6 +157,8 @@ def html_page(scored: Scored, k: int, most: np.ndarray, least: np.ndarray) -> st
     body += ["<h2>Scores</h2>", f'<p><img src="{HIST}" alt="score histogram">']
     if scored.auc is not None:
         body.append(f' <img src="{ROC}" alt="ROC curve">')
+    if eval_history(scored):
+        body.append(f'</p><h2>Training curve</h2><p><img src="{CURVE}" alt="training curve">')
     body += [
         "</p>",
         '<p>All scores: <a href="scores.csv">scores.csv</a>; summary: '
@@ -175,6 +194,9 @@ def build_report(scored: Scored, k: int) -> dict[str, bytes]:
     }
     if scored.auc is not None and scored.labels is not None:
         files[ROC] = plots.roc_png(scored.labels, scored.scores, scored.auc)
+    history = eval_history(scored)
+    if history:
+        files[CURVE] = plots.training_curve_png(history)
     files[OVERVIEW] = plots.overview_png(
         most_args, least_args, scored.scores, scored.labels, scored.auc, title
     )
