@@ -171,7 +171,7 @@ def _catalogue(dataset: str, root: Path, verify: bool) -> Iterable[tuple[Path, s
 def _catalogue_file(f: RemoteFile, path: Path, record: dict[str, Any], verify: bool) -> str | None:
     if f.size is not None:
         problem = _size_problem(path, f.size, "the catalogue")
-        if problem is not None and _recompressed_idx(path):
+        if problem is not None and recompressed_idx(path):
             return None  # the same IDX content gzipped again (gpu_bundle does): checked whole
     else:
         problem = _size_problem(path, record.get("size"), f"{_sources.LOCK_FILE}")
@@ -188,7 +188,7 @@ def _catalogue_file(f: RemoteFile, path: Path, record: dict[str, Any], verify: b
     return problem
 
 
-def _recompressed_idx(path: Path) -> bool:
+def recompressed_idx(path: Path) -> bool:
     """A gzipped IDX file of another size than the published one whose whole content agrees
     with its IDX header: the same data compressed again, not a damaged download."""
     return path.name.endswith("-ubyte.gz") and idx_problem(path, full=True) is None
