@@ -18,6 +18,14 @@ class PIADError(Exception):
     already computed is lost because every result is written atomically.
     """
 
+    exit_code = 2  # bad input or environment; a command that ends with it returns this
+
+
+class DiskFullError(PIADError):
+    """A write found no space (ENOSPC, EDQUOT); the file it would replace is intact."""
+
+    exit_code = 1  # not bad input: the same command, rerun with space, completes
+
 
 class MissingInputError(PIADError):
     """Data, weights or statistics that are needed are not on this machine."""
@@ -46,7 +54,8 @@ def print_error(error: BaseException) -> None:
 def command(main: Callable[P, int]) -> Callable[P, int]:
     """Decorator for every command's ``main``: how bad input ends, the same everywhere.
 
-    A :class:`PIADError` prints one line "error: ..." on stderr and returns exit code 2;
+    A :class:`PIADError` prints one line "error: ..." on stderr and returns its ``exit_code``
+    (2; 1 for a :class:`DiskFullError`);
     Ctrl-C returns 130 with a hint that rerunning resumes; output piped into ``head`` and the
     like ends quietly with 0 (no BrokenPipeError traceback).
 
@@ -63,7 +72,7 @@ def command(main: Callable[P, int]) -> Callable[P, int]:
             return main(*args, **kwargs)
         except PIADError as error:
             print_error(error)
-            return 2
+            return error.exit_code
         except KeyboardInterrupt:
             print("interrupted; rerun the same command to resume", file=sys.stderr)
             return 130

@@ -1,32 +1,126 @@
 """Atomic file writes: a reader never sees a half-written file.
 
 Every result, manifest and checkpoint of the suite goes through these helpers
-(temporary file in the same folder, fsync, then ``os.replace``).
+(temporary file in the same folder, fsync, then ``os.replace``); every byte goes through
+:func:`stage_bytes`, where a full disk becomes one :class:`DiskFullError` line naming the disk
+and the folder, with the previous file left intact.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import errno
 import hashlib
 import io
 import json
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from piad.errors import DiskFullError
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """A :class:`DiskFullError`, or an ``OSError`` for lack of space (ENOSPC, EDQUOT)."""
+    return isinstance(err, DiskFullError) or (isinstance(err, OSError) and err.errno in _FULL)
+
+
+def mount_of(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """(mount point, device) of the file system holding ``path`` (its nearest existing parent)."""
+    p = Path(path).absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    dev = p.stat().st_dev
+    while p != p.parent and p.parent.stat().st_dev == dev:
+        p = p.parent
+    device = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/mounts").read_text().splitlines():
+            fields = line.split()
+            if len(fields) > 2 and fields[1] == str(p):
+                device = fields[0]
+    return str(p), device
+
+
+def disk_full(path: str | os.PathLike[str], err: OSError) -> DiskFullError:
+    """The one line of a write that found no space: the disk, the folder, the fix."""
+    mount, device = mount_of(Path(path).parent)
+    return DiskFullError(
+        f"disk full: no space left on {device} (mounted at {mount}) writing {Path(path).name} "
+        f"in {Path(path).parent} ({os.strerror(err.errno or errno.ENOSPC)}); the file it "
+        "replaces is intact: free space there, then rerun the same command to resume"
+    )
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    """Write ``data`` to ``fd`` and fsync it: the one place the suite's files get their bytes."""
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def stage_bytes(path: str | os.PathLike[str], data: bytes) -> str:
+    """``data`` in a synced temporary file next to ``path`` (same file system); returns its name.
+
+    ``os.replace(tmp, path)`` then gives ``path`` its new content atomically. A full disk
+    raises :class:`DiskFullError` (one line naming the disk and the folder) and leaves nothing.
+    """
+    path = Path(path)
+    tmp = ""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        _write_fd(fd, data)
+    except BaseException as err:
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)
+        if isinstance(err, OSError) and err.errno in _FULL:
+            raise disk_full(path, err) from err
+        raise
+    return tmp
+
+
+def append_csv_row(
+    path: str | os.PathLike[str], fieldnames: Sequence[str], row: Mapping[str, Any]
+) -> None:
+    """Append one CSV row to ``path`` in one write (the header first when the file is new).
+
+    Appends are not atomic: a write the disk cannot take is cut back to the file's previous
+    size (never a half row) and raises :class:`DiskFullError`.
+    """
+    path = Path(path)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(fieldnames))
+    new = not path.exists()
+    if new:
+        writer.writeheader()
+    writer.writerow(dict(row))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    size = 0 if new else path.stat().st_size
+    try:
+        with open(path, "a", newline="") as f:
+            f.write(text.getvalue())
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.truncate(path, size)
+        if err.errno in _FULL:
+            raise disk_full(path, err) from err
+        raise
+
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically; creates parent folders."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = stage_bytes(path, data)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -60,12 +154,17 @@ def atomic_save_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
+def torch_bytes(obj: Any) -> bytes:
+    """``torch.save(obj)`` as bytes (written by the helpers above)."""
     import torch
 
     buf = io.BytesIO()
     torch.save(obj, buf)
-    return atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
+    return atomic_write_bytes(path, torch_bytes(obj))
 
 
 def read_torch_file(

@@ -142,3 +142,17 @@ def read_idx_set(
         arrays["test_images"],
         arrays["test_labels"].astype(np.int64),
     )
+
+
+#: where the MNIST-family loaders look for the four IDX files under ``--data-root``, in order
+IDX_FOLDERS = {
+    "mnist": ("mnist", "MNIST/raw"),
+    "fmnist": ("fmnist", "fashion-mnist", "FashionMNIST/raw"),
+}
+_SYSTEM_IDX_FOLDERS = {"mnist": (), "fmnist": ("/usr/share/datasets/fashion-mnist",)}
+
+
+def idx_folder_candidates(name: str, root: Path) -> list[Path]:
+    """The folders the loader of ``name`` (mnist, fmnist) looks in, in its order."""
+    candidates = [Path(root) / sub for sub in IDX_FOLDERS[name]]
+    return candidates + [Path(p) for p in _SYSTEM_IDX_FOLDERS[name]]

@@ -33,7 +33,13 @@ from typing import Any
 
 from benchmarks.data import sources as _sources
 from benchmarks.data.datalock import read_records
-from benchmarks.data.idx import IDX_DTYPES, IDX_FILES, find_idx_file, has_idx_set
+from benchmarks.data.idx import (
+    IDX_DTYPES,
+    IDX_FILES,
+    find_idx_file,
+    has_idx_set,
+    idx_folder_candidates,
+)
 from benchmarks.data.remote import RemoteFile
 from piad.errors import PIADError, one_line
 
@@ -198,8 +204,6 @@ def recompressed_idx(path: Path) -> bool:
 
 
 def _idx(dataset: str, root: Path, verify: bool) -> Iterable[tuple[Path, str]]:
-    from benchmarks.data.loaders.idx_sets import idx_folder_candidates
-
     folder = next((c for c in idx_folder_candidates(dataset, root) if has_idx_set(c)), None)
     if folder is None:
         return

@@ -19,20 +19,32 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.experiments.execute import record_failure
+from benchmarks.experiments import locks
+from benchmarks.experiments.execute import job_state, record_failure
 from benchmarks.experiments.fusion import Task, run_group
-from benchmarks.experiments.jobs import JobFolder
+from benchmarks.experiments.jobs import Job, JobFolder
 from benchmarks.experiments.results import Result
 from benchmarks.registry import load_plugins, plugin_names
 from piad.errors import PIADError
+from piad.io import DiskFullError, disk_full, is_disk_full
+from piad.training.checkpoint import (
+    Interrupted,
+    clear_stop,
+    install_stop_handlers,
+    signal_name,
+    stop_armed,
+)
 
 BACKENDS = ("local", "ray", "inline")
 
@@ -114,6 +126,149 @@ def default_threads(n_slots: int) -> int:
     return max(1, _cpu_count() // max(1, n_slots))
 
 
+# --------------------------------------------------------------------------- one task
+
+
+@dataclass
+class NotRun(Result):
+    """A job this run did not finish, and not a failure; never saved as ``result.json``.
+
+    ``status`` is ``"interrupted"`` (a stop signal; its checkpoint is kept and the same command
+    resumes it), ``"held"`` (another live runner holds its lock, or finished it meanwhile) or
+    ``"disk-full"`` (a write found no space; ``error`` names the disk and the folder).
+    """
+
+    def __post_init__(self) -> None:
+        if self.status not in NOT_RUN:
+            raise PIADError(f"not-run status must be one of {NOT_RUN}, got {self.status!r}")
+
+    def save(self, folder: str | Path) -> Path:
+        raise PIADError(f"{self.job.slug} did not run ({self.status}): it has no result to save")
+
+
+NOT_RUN = ("interrupted", "held", "disk-full")
+
+
+def _log_line(job: Job, out: Path, line: str) -> None:
+    with contextlib.suppress(OSError), open(JobFolder.of(job, out).log, "a", encoding="utf-8") as f:
+        print(line, file=f)
+
+
+def run_task(
+    task: Task, data_root: str, out: str | Path, device: str, progress: bool, threads: int
+) -> list[Result]:
+    """Run one task (a job or a fused group) here, holding each job's lock while it runs.
+
+    Jobs another live runner holds, or that it finished meanwhile, are not run
+    (:class:`NotRun` ``"held"``). A stop signal ends the task at the next iteration boundary
+    (checkpoint written) as :class:`NotRun` ``"interrupted"``; a full disk as ``"disk-full"``.
+    """
+    out = Path(out)
+    results: dict[Job, Result] = {}
+    with contextlib.ExitStack() as stack:
+        mine: list[Job] = []
+        for job in task:
+            folder = JobFolder.of(job, out)
+            if stack.enter_context(locks.hold(folder.path)) is None:
+                who = locks.holder(folder.path) or "another process"
+                results[job] = NotRun(job, "held", error=f"held by another runner ({who})")
+            elif job_state(job, out) == "done":
+                results[job] = NotRun(job, "held", error="finished by another runner meanwhile")
+            else:
+                mine.append(job)
+        if mine:
+            try:
+                with stop_armed():
+                    for result in run_group(
+                        tuple(mine), data_root, out, device, progress=progress, threads=threads
+                    ):
+                        results[result.job] = result
+            except Interrupted as stop:
+                for job in mine:
+                    if job not in results:
+                        line = f"=== interrupted: {stop.describe()}; rerun the same command"
+                        _log_line(job, out, line)
+                        results[job] = NotRun(job, "interrupted", error=stop.describe())
+            except (DiskFullError, OSError) as err:  # or ENOSPC from a plain write (job.log)
+                if not is_disk_full(err):
+                    raise
+                line = str(err)
+                if isinstance(err, OSError):
+                    written = Path(err.filename) if err.filename else JobFolder.of(mine[0], out).log
+                    line = str(disk_full(written, err))
+                for job in mine:
+                    if job not in results:
+                        results[job] = NotRun(job, "disk-full", error=line)
+    return [results[j] for j in task]
+
+
+# --------------------------------------------------------------------------- stopping
+
+
+class StopControl:
+    """What the runner does with SIGTERM and SIGINT: record the first, pass each on.
+
+    Backends register how to pass a signal to their workers (:meth:`on_signal`); the runner
+    stops handing out tasks once :attr:`signum` is set. A second signal kills the workers.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.count = 0
+        self.reason: str | None = None  # set when the run stops itself (a full disk)
+        self._forward: list[Callable[[int, bool], None]] = []
+
+    @property
+    def stopping(self) -> bool:
+        return self.signum is not None or self.reason is not None
+
+    def forward_to(self, forward: Callable[[int, bool], None]) -> None:
+        """``forward(signum, kill)`` is called on every signal (``kill``: the second one)."""
+        self._forward.append(forward)
+
+    def on_signal(self, signum: int) -> None:
+        self.count += 1
+        if self.signum is None:
+            self.signum = signum
+        for forward in self._forward:
+            with contextlib.suppress(Exception):
+                forward(signum, self.count > 1)
+
+    def stop_for(self, reason: str) -> None:
+        """Stop the run from inside (a full disk): workers stop as on SIGTERM."""
+        if self.reason is None:
+            self.reason = reason
+            for forward in self._forward:
+                with contextlib.suppress(Exception):
+                    forward(signal.SIGTERM, False)
+
+
+@contextlib.contextmanager
+def stop_signals(control: StopControl) -> Iterator[None]:
+    """SIGTERM and SIGINT go to ``control`` while inside (main thread; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    restore = install_stop_handlers(control.on_signal)
+    try:
+        yield
+    finally:
+        restore()
+        clear_stop()
+
+
+def _die_with_parent() -> None:
+    """Linux: this process gets SIGTERM when its parent dies (a runner killed by SIGKILL
+    leaves no worker training on): the worker checkpoints and ends."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent was already gone
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
 # --------------------------------------------------------------------------- workers
 
 
@@ -122,6 +277,8 @@ _WORKER: dict[str, Any] = {"device": "cpu", "threads": 1}
 
 def _init_worker(device: str, threads: int, plugins: list[str]) -> None:
     """Pin a worker process to its device and CPU share; runs once per worker."""
+    install_stop_handlers()  # SIGTERM/SIGINT: checkpoint at the next iteration, then end
+    _die_with_parent()
     _WORKER.update(device=device, threads=threads)
     load_plugins(plugins)
     set_threads(threads)
@@ -144,9 +301,7 @@ def set_threads(threads: int) -> None:
 
 def _worker_run(task: Task, data_root: str, out: str, progress: bool) -> list[Result]:
     try:
-        return run_group(
-            task, data_root, out, _WORKER["device"], progress=progress, threads=_WORKER["threads"]
-        )
+        return run_task(task, data_root, out, _WORKER["device"], progress, _WORKER["threads"])
     finally:
         _stop_joblib_workers()
 
@@ -201,6 +356,26 @@ def _record_crash(task: Task, out: Path, device: str, err: BaseException) -> lis
     return results
 
 
+def _stopped_crash(task: Task, out: Path, control: StopControl, err: BaseException) -> list[Result]:
+    """A worker that died while the run was stopping: its jobs are interrupted, not failed."""
+    what = signal_name(control.signum) if control.signum else (control.reason or "a stop")
+    message = f"interrupted by {what}: the worker ended before its next checkpoint"
+    for job in task:
+        _log_line(job, out, f"=== interrupted: {message} ({type(err).__name__})")
+    return [NotRun(job, "interrupted", error=message) for job in task]
+
+
+def _forward_to_workers(executors: list[ProcessPoolExecutor | None]) -> Callable[[int, bool], None]:
+    def forward(signum: int, kill: bool) -> None:
+        for executor in executors:
+            processes = getattr(executor, "_processes", None) or {}
+            for pid in list(processes):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL if kill else signum)
+
+    return forward
+
+
 def _run_local(
     todo: list[Task],
     data_root: str,
@@ -209,18 +384,20 @@ def _run_local(
     threads: int,
     progress: bool,
     on_done: Callable[[Result], None],
+    control: StopControl,
 ) -> None:
     ctx = multiprocessing.get_context("spawn")  # safe with CUDA and threads
     plugins = plugin_names()
     executors: list[ProcessPoolExecutor | None] = [None] * len(slots)
+    control.forward_to(_forward_to_workers(executors))
     pending = deque(todo)
     running: dict[Future[list[Result]], tuple[int, Task]] = {}
     free = list(range(len(slots)))
     job_progress = progress and len(slots) == 1  # parallel bars would overwrite each other
     try:
         with _spawn_safe_main():
-            while pending or running:
-                while pending and free:
+            while (pending and not control.stopping) or running:
+                while pending and free and not control.stopping:
                     slot, task = free.pop(0), pending.popleft()
                     if executors[slot] is None:
                         executors[slot] = ProcessPoolExecutor(
@@ -233,13 +410,18 @@ def _run_local(
                     assert executor is not None
                     future = executor.submit(_worker_run, task, data_root, str(out), job_progress)
                     running[future] = (slot, task)
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                if not running:
+                    continue
+                done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
                 for future in done:
                     slot, task = running.pop(future)
                     try:
                         results = future.result()
                     except BrokenProcessPool as err:  # killed, out of memory, segfault...
-                        results = _record_crash(task, out, slots[slot], err)
+                        if control.stopping:
+                            results = _stopped_crash(task, out, control, err)
+                        else:
+                            results = _record_crash(task, out, slots[slot], err)
                         broken = executors[slot]
                         executors[slot] = None
                         if broken is not None:
@@ -258,6 +440,8 @@ def _run_local(
 def _ray_task(
     task: Task, data_root: str, out: str, use_gpu: bool, threads: int, plugins: list[str]
 ) -> list[Result]:
+    with contextlib.suppress(ValueError):  # not the main thread: Ray's cancel still interrupts
+        install_stop_handlers()  # ray.cancel's interrupt: checkpoint at the next iteration
     load_plugins(plugins)
     import torch
 
@@ -266,7 +450,12 @@ def _ray_task(
     device = "cuda" if use_gpu and torch.cuda.is_available() else "cpu"
     if device == "cuda":  # Ray sets CUDA_VISIBLE_DEVICES to the GPU it granted
         device = f"cuda:{torch.cuda.current_device()}"
-    return run_group(task, data_root, out, device, progress=False, threads=threads)
+    return run_task(task, data_root, out, device, False, threads)
+
+
+#: how often Ray runs a task again whose worker or node was lost (the job resumes from its
+#: checkpoint on the shared --out); a task that raised is never retried (it failed)
+RAY_MAX_RETRIES = 3
 
 
 def _run_ray(
@@ -277,6 +466,7 @@ def _run_ray(
     jobs_per_device: int,
     threads: int,
     on_done: Callable[[Result], None],
+    control: StopControl,
 ) -> None:
     try:
         import ray
@@ -296,7 +486,11 @@ def _run_ray(
             use_gpu = ray.cluster_resources().get("GPU", 0) > 0
         if use_gpu and ray.cluster_resources().get("GPU", 0) <= 0:
             raise PIADError("--devices cuda with --backend ray, but the Ray cluster has no GPU")
-        options: dict[str, Any] = {"num_cpus": threads, "max_retries": 0}
+        options: dict[str, Any] = {
+            "num_cpus": threads,
+            "max_retries": RAY_MAX_RETRIES,
+            "retry_exceptions": False,
+        }
         if use_gpu:
             options["num_gpus"] = 1.0 / jobs_per_device
         remote = ray.remote(_ray_task).options(**options)
@@ -305,14 +499,23 @@ def _run_ray(
             remote.remote(task, data_root, str(out), use_gpu, threads, plugins): task
             for task in todo
         }
+
+        def cancel(signum: int, kill: bool) -> None:
+            for ref in list(refs):
+                ray.cancel(ref, force=kill)
+
+        control.forward_to(cancel)
         while refs:
-            ready, _ = ray.wait(list(refs), num_returns=1)
+            ready, _ = ray.wait(list(refs), num_returns=1, timeout=1.0)
             for ref in ready:
                 task = refs.pop(ref)
                 try:
                     results = ray.get(ref)
                 except Exception as err:  # the task's worker died (RayTaskError, WorkerCrashed)
-                    results = _record_crash(task, out, "ray", err)
+                    if control.stopping:
+                        results = _stopped_crash(task, out, control, err)
+                    else:
+                        results = _record_crash(task, out, "ray", err)
                 for result in results:
                     on_done(result)
     finally:
@@ -330,29 +533,40 @@ def run_backend(
     threads: int,
     progress: bool,
     on_done: Callable[[Result], None],
+    control: StopControl | None = None,
 ) -> None:
-    """Run the tasks ``todo`` on ``backend``; ``on_done`` gets each job's result as it ends."""
+    """Run the tasks ``todo`` on ``backend``; ``on_done`` gets each job's result as it ends.
+
+    ``control`` (the runner's :class:`StopControl`) passes stop signals on to the workers and
+    stops handing out tasks; without one, signals keep their default effect.
+    """
+    control = control or StopControl()
     slots = [d for d in devices for _ in range(jobs_per_device)] or ["cpu"]
     if backend == "inline":
         set_threads(threads)
         for task in todo:
-            for result in run_group(
-                task, data_root, out, slots[0], progress=progress, threads=threads
-            ):
+            if control.stopping:
+                break
+            for result in run_task(task, data_root, out, slots[0], progress, threads):
                 on_done(result)
     elif backend == "local":
-        _run_local(todo, data_root, out, slots, threads, progress, on_done)
+        _run_local(todo, data_root, out, slots, threads, progress, on_done, control)
     elif backend == "ray":
-        _run_ray(todo, data_root, out, devices, jobs_per_device, threads, on_done)
+        _run_ray(todo, data_root, out, devices, jobs_per_device, threads, on_done, control)
     else:
         raise PIADError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
 
 
 __all__ = [
     "BACKENDS",
+    "NOT_RUN",
+    "NotRun",
+    "StopControl",
     "default_threads",
     "parse_devices",
     "run_backend",
+    "run_task",
     "set_threads",
+    "stop_signals",
     "visible_devices",
 ]

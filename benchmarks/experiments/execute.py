@@ -23,7 +23,7 @@ from benchmarks.experiments.jobs import Job, JobFolder
 from benchmarks.experiments.methods import build_estimator
 from benchmarks.experiments.results import Result, environment_info, failed_result, now_iso
 from piad.errors import PIADError
-from piad.io import atomic_save_npz
+from piad.io import atomic_save_npz, is_disk_full
 
 log = logging.getLogger("benchmarks.runner")
 
@@ -188,6 +188,8 @@ def run_job(
         try:
             result = execute(job, data_root, out, device, progress=progress, threads=threads)
         except Exception as err:
+            if is_disk_full(err):
+                raise  # not this job's failure: the run stops (backends.run_task), nothing lost
             traceback.print_exc(file=stream)
             result = record_failure(
                 job,

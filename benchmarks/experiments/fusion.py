@@ -45,6 +45,7 @@ from benchmarks.experiments.methods import build_estimator
 from benchmarks.experiments.results import Result, now_iso
 from benchmarks.registry import METHODS, resolve
 from piad.errors import PIADError
+from piad.io import is_disk_full
 
 Task = tuple[Job, ...]
 
@@ -257,6 +258,8 @@ def run_group(
     slugs = [j.slug for j in jobs]
 
     def fail(job: Job, err: BaseException | str) -> None:
+        if isinstance(err, BaseException) and is_disk_full(err):
+            raise err  # not the job's failure: the run stops (backends.run_task), nothing lost
         results[job] = record_failure(
             job, out, err, device, threads, started=started,
             wall_time_s=round(time.perf_counter() - t0, 3),

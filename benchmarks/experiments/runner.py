@@ -15,25 +15,72 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.experiments.backends import BACKENDS, default_threads, run_backend
+from benchmarks.experiments.backends import (
+    BACKENDS,
+    NotRun,
+    StopControl,
+    default_threads,
+    run_backend,
+    stop_signals,
+)
 from benchmarks.experiments.execute import job_state
 from benchmarks.experiments.fusion import default_fuse, describe, parse_fuse, plan_tasks
 from benchmarks.experiments.jobs import Job, JobFolder
 from benchmarks.experiments.preflight import check_job_folders, check_out_folder, preflight
 from benchmarks.experiments.results import Result
 from piad.errors import PIADError
+from piad.training.checkpoint import signal_name
 
 
 @dataclass
 class RunSummary:
-    """What :func:`run_jobs` did: results of the jobs it ran, and the jobs already done."""
+    """What :func:`run_jobs` did: results of the jobs it ran, and the jobs already done.
+
+    ``results`` holds one entry per job it handed out: a :class:`Result`, or a
+    :class:`~benchmarks.experiments.backends.NotRun` for a job interrupted by a stop signal,
+    held by another runner, or stopped by a full disk. ``not_started`` are the jobs a stop
+    left untouched; ``signum`` the stop signal, ``disk_full`` the full disk's one line.
+    """
 
     results: list[Result] = field(default_factory=list)
     skipped: list[Job] = field(default_factory=list)
+    not_started: list[Job] = field(default_factory=list)
+    signum: int | None = None
+    disk_full: str | None = None
 
     @property
     def failed(self) -> list[Result]:
-        return [r for r in self.results if not r.ok]
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def interrupted(self) -> list[Result]:
+        return [r for r in self.results if r.status == "interrupted"]
+
+    @property
+    def held(self) -> list[Result]:
+        """Jobs another live runner on the same ``--out`` holds (or finished meanwhile)."""
+        return [r for r in self.results if r.status == "held"]
+
+    @property
+    def exit_code(self) -> int | None:
+        """128 + the stop signal (130 SIGINT, 143 SIGTERM), 1 on a full disk, else ``None``."""
+        if self.signum is not None:
+            return 128 + self.signum
+        return 1 if self.disk_full else None
+
+    def stop_line(self) -> str:
+        """The one line a stopped run ends with."""
+        done = sum(1 for r in self.results if r.ok)
+        counts = (
+            f"{done} done, {len(self.interrupted)} interrupted (checkpoints kept), "
+            f"{len(self.not_started)} not started"
+        )
+        if self.signum is not None:
+            return (
+                f"stopped by {signal_name(self.signum)}: {counts}; rerun the same command to "
+                "resume (nothing was half-written)"
+            )
+        return f"error: {self.disk_full} ({counts})"
 
 
 def run_jobs(
@@ -100,27 +147,46 @@ def run_jobs(
     if len(tasks) < len(todo):
         echo(f"--fuse {fuse_k}: {describe(tasks)}")
     bar = tqdm(total=len(todo), unit="job", desc="jobs", disable=not progress, file=sys.stderr)
+    control = StopControl()
+    handed: set[Job] = set()
 
     def on_done(result: Result) -> None:
         summary.results.append(result)
+        handed.add(result.job)
         bar.update(1)
         n_failed = len(summary.failed)
         if n_failed:
             bar.set_postfix(failed=n_failed)
-        what = (
-            f"AUC {result.auc:.4f}"
-            if result.ok and result.auc is not None
-            else f"FAILED: {result.error} (log: {JobFolder.of(result.job, out).log})"
-        )
-        echo(f"[{len(summary.results)}/{len(todo)}] {result.job.slug}: {what}")
+        if isinstance(result, NotRun):
+            what = {"held": "skipped", "interrupted": "interrupted", "disk-full": "stopped"}
+            text = f"{what[result.status]}: {result.error}"
+            if result.status == "disk-full" and result.error:
+                control.stop_for(result.error)
+        elif result.ok and result.auc is not None:
+            text = f"AUC {result.auc:.4f}"
+        else:
+            text = f"FAILED: {result.error} (log: {JobFolder.of(result.job, out).log})"
+            if result.error and "DiskFullError" in result.error:
+                control.stop_for(result.error.split(": ", 1)[-1])
+        echo(f"[{len(summary.results)}/{len(todo)}] {result.job.slug}: {text}")
 
     try:
-        run_backend(
-            backend, tasks, data_root, out, list(devices), jobs_per_device, threads, progress,
-            on_done,
-        )  # fmt: skip
+        with stop_signals(control):
+            run_backend(
+                backend, tasks, data_root, out, list(devices), jobs_per_device, threads, progress,
+                on_done, control,
+            )  # fmt: skip
     finally:
         bar.close()
+    summary.signum = control.signum
+    summary.disk_full = control.reason
+    if control.stopping:
+        summary.not_started = [j for j in todo if j not in handed]
+    if summary.held:
+        echo(
+            f"{len(summary.held)} job(s) skipped: another runner on {out} holds them "
+            "(their job.lock); they are done when it ends, or rerun this command then"
+        )
     return summary
 
 

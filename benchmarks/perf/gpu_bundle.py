@@ -67,10 +67,9 @@ def _gzip_into(src: Path, dst: Path) -> None:
 
 def copy_mnist(data_root: Path, bundle: Path) -> list[Path]:
     """MNIST's four IDX files from the data root's layouts, gzipped into the bundle."""
-    from benchmarks.data.idx import find_idx_file
-    from benchmarks.data.loaders.idx_sets import _IDX_FOLDERS
+    from benchmarks.data.idx import IDX_FOLDERS, find_idx_file
 
-    folders = [data_root / sub for sub in _IDX_FOLDERS["mnist"]]
+    folders = [data_root / sub for sub in IDX_FOLDERS["mnist"]]
     for folder in folders:
         found = [find_idx_file(folder, stem) for stem in MNIST_STEMS]
         if all(found):

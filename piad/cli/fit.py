@@ -98,7 +98,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--iters",
-        type=non_negative_int,
+        type=positive_int,
         metavar="N",
         help="PIAD training iterations (default: the preset's, e.g. 50,000 for mnist)",
     )
@@ -249,7 +249,9 @@ def run(args: argparse.Namespace) -> int:
             f"training PIAD ({config.family} preset, {config.variant}) for {config.iterations} "
             f"iterations on {model.device}"
         )
-        model.fit(loaded.images, workdir=args.workdir, progress=progress, **tracking)
+        stopped = _fit_stoppable(model, loaded.images, args.workdir, progress, **tracking)
+        if stopped is not None:
+            return stopped
         model.save(out)
         what = f"PIAD, {model.iterations_run} iterations"
     else:
@@ -293,6 +295,30 @@ def _tracking(
         "eval_data": (loaded.images, labels),
         "tensorboard": args.tensorboard,
     }
+
+
+def _fit_stoppable(
+    model: Any, images: Any, workdir: str | None, progress: bool, **tracking: Any
+) -> int | None:
+    """``model.fit``; SIGTERM/SIGINT end it at the next iteration, checkpoint written to
+    ``workdir``: one line and 128 + the signal (130, 143) instead of ``None``."""
+    from piad.training.checkpoint import Interrupted, install_stop_handlers, stop_armed
+
+    restore = install_stop_handlers()
+    try:
+        with stop_armed():
+            model.fit(images, workdir=workdir, progress=progress, **tracking)
+    except Interrupted as stop:
+        kept = (
+            f"; run the same command to resume from {workdir}"
+            if workdir is not None
+            else "; nothing was kept (give --workdir to resume an interrupted run)"
+        )
+        print(f"piad fit: {stop.describe()}{kept}", file=sys.stderr)
+        return stop.exit_code
+    finally:
+        restore()
+    return None
 
 
 def _json_safe(obj: Any) -> Any:

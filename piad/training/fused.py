@@ -46,7 +46,6 @@ and the group re-forms without it; the others go on unaffected (no arithmetic mi
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,7 +57,9 @@ from tqdm.auto import tqdm
 
 from piad.config import PERCEPTUAL_DISTANCES, PIADConfig
 from piad.errors import PIADError, TrainingDivergedError
+from piad.io import stage_bytes, torch_bytes
 from piad.networks import Networks
+from piad.training.checkpoint import Interrupted, enter_boundary, leave_boundary, stop_requested
 from piad.training.feature_cache import cache_budget
 from piad.training.fused_step import FusedGroup
 from piad.training.runtime import network_layout, resolve_device
@@ -115,13 +116,7 @@ def _save_together(members: list[_Member]) -> None:
             path = m.checkpoint_path
             if path is None:
                 continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            with os.fdopen(fd, "wb") as f:
-                torch.save(m.state_dict(), f)
-                f.flush()
-                os.fsync(f.fileno())
-            staged.append((m, tmp))
+            staged.append((m, stage_bytes(path, torch_bytes(m.state_dict()))))
         for m, tmp in staged:
             os.replace(tmp, m.checkpoint_path)  # type: ignore[arg-type]
             m._last_checkpoint = m.iteration
@@ -156,12 +151,12 @@ class FusedTrainer:
         configs: Sequence[PIADConfig],
         images_list: Sequence[Tensor],
         *,
-        hooks: Sequence[Sequence[Any]] | None = None,
         features: torch.nn.Module | None = None,
         workdirs: Sequence[str | Path | None] | None = None,
         progress: bool = True,
         autocast: str = "none",
         feature_cache: str = "auto",
+        hooks: Sequence[Sequence[Any]] | None = None,
     ) -> None:
         configs = list(configs)
         if not configs:
@@ -199,12 +194,12 @@ class FusedTrainer:
             member = _Member(
                 cfg,
                 images,
-                hooks=mh,
                 features=self.features,
                 workdir=wd,
                 progress=False,
                 autocast=autocast,
                 feature_cache="off",  # decided for the whole group in prepare_feature_caches
+                hooks=mh,
             )
             self.members.append(member)
         self._images = list(images_list)
@@ -275,12 +270,13 @@ class FusedTrainer:
             if k not in self.errors
         )
         bar = tqdm(
-            for m in self.members:
-                m.notify("start")
             total=todo, disable=not self.progress, desc=f"PIAD x{self.k}", unit="model-it",
             dynamic_ncols=True,
         )  # fmt: skip
+        enter_boundary()  # a stop signal: checkpoints at the end of this iteration (_stop_here)
         try:
+            for m in self.members:
+                m.notify("start")
             while True:
                 live = [
                     k
@@ -294,11 +290,11 @@ class FusedTrainer:
                 ahead = [self.members[k].iteration for k in live if k not in cohort]
                 stop = min([*ahead, *(targets[k] for k in cohort)])
                 self._run_cohort(cohort, stop, bar)
-                    self.members[k].notify("end")
             finishing = [k for k in range(self.k) if k not in self.errors]
             for k in finishing:
                 try:
                     self.members[k].check_finite()
+                    self.members[k].notify("end")
                 except TrainingDivergedError as e:
                     self.errors[k] = e
             pending = [
@@ -307,11 +303,12 @@ class FusedTrainer:
                 if k not in self.errors
                 and self.members[k]._last_checkpoint != self.members[k].iteration
             ]
-            for m in self.members:
-                m.notify("close")
             _save_together(pending)
         finally:
+            leave_boundary()
             bar.close()
+            for m in self.members:
+                m.notify("close")
         return [
             self.errors[k] if k in self.errors else _release(m)  # type: ignore[misc]
             for k, m in enumerate(self.members)
@@ -334,14 +331,14 @@ class FusedTrainer:
                         continue
                     c = m.config
                     try:
-                            m.notify("on_log", row)
                         if t % c.log_every == 0:
                             row = m._log_row(time.perf_counter() - ticks[k])
                             ticks[k] = time.perf_counter()
-                        m.notify("after_step")
+                            m.notify("on_log", row)
                         if m.workdir is not None and t % c.sample_every == 0:
                             m.check_finite()
                             m.save_samples()
+                        m.notify("after_step")
                         if t % c.checkpoint_every == 0:
                             m.check_finite()
                             save.append(m)
@@ -358,8 +355,26 @@ class FusedTrainer:
                         return
                     group = FusedGroup([self.members[k] for k in keep], self.features)
                     index = keep
+                if stop_requested() is not None:
+                    group.export()
+                    self._stop_here()
         finally:
             group.export()
+
+    def _stop_here(self) -> None:
+        """A stop signal: every live member's checkpoint written, then :class:`Interrupted`."""
+        pending = []
+        for k, m in enumerate(self.members):
+            if k in self.errors or m._last_checkpoint == m.iteration:
+                continue
+            try:
+                m.check_finite()
+                pending.append(m)
+            except TrainingDivergedError as e:
+                self.errors[k] = e
+        _save_together(pending)
+        live = [m.iteration for k, m in enumerate(self.members) if k not in self.errors]
+        raise Interrupted(stop_requested() or 15, min(live) if live else None)
 
 
 def fit_fused(

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from piad.errors import PIADError
-from piad.io import atomic_write_text
+from piad.io import append_csv_row, atomic_write_text
 from piad.metrics import METRICS, detection_metrics
 from piad.networks import Networks
 
@@ -182,13 +182,7 @@ class Evaluator(TrainingHook):
 
     def _append(self, row: dict[str, float]) -> None:
         assert self.path is not None
-        new = not self.path.exists()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", newline="") as f:  # one whole line per write
-            writer = csv.DictWriter(f, fieldnames=EVAL_COLUMNS)
-            if new:
-                writer.writeheader()
-            writer.writerow(_csv_row(row))
+        append_csv_row(self.path, EVAL_COLUMNS, _csv_row(row))  # one write, never a half row
 
 
 # ---------------------------------------------------------------------------------- TensorBoard

@@ -51,6 +51,9 @@ from piad.training.checkpoint import (
     SAMPLES_DIR,
     append_log_row,
     check_resumable,
+    enter_boundary,
+    honour_stop,
+    leave_boundary,
     read_checkpoint,
     truncate_log,
 )
@@ -73,11 +76,11 @@ from piad.training.runtime import (
 )
 from piad.weighting import make_weight_policies
 
-N_VIEW = 8  # images per row of the sample grids
-
-
 if TYPE_CHECKING:
     from piad.training.tracking import TrainingHook
+
+N_VIEW = 8  # images per row of the sample grids
+
 
 class _GradScale(torch.autograd.Function):
     """Identity forward; multiplies the incoming gradient by ``factor`` on the way back."""
@@ -102,11 +105,11 @@ class Trainer:
     ``autocast="bf16"`` trains under bfloat16 autocast (faster, other numerics; off by default).
     ``feature_cache`` ("auto", "on", "off") computes the real images' VGG-19 features once
     before training instead of once per step (same values; see :data:`FEATURE_CACHE_MODES`).
+    ``hooks`` watch the run without changing it (:mod:`piad.training.tracking`: evaluation
+    every N iterations, TensorBoard).
     """
 
     def __init__(
-    ``hooks`` watch the run without changing it (:mod:`piad.training.tracking`: evaluation
-    every N iterations, TensorBoard).
         self,
         config: PIADConfig,
         images: Tensor,
@@ -117,10 +120,10 @@ class Trainer:
         progress: bool = True,
         autocast: str = "none",
         feature_cache: str = "auto",
+        hooks: Sequence[TrainingHook] = (),
     ) -> None:
         if autocast not in AUTOCAST_MODES:
             raise unknown_name("autocast mode", autocast, AUTOCAST_MODES)
-        hooks: Sequence[TrainingHook] = (),
         if feature_cache not in FEATURE_CACHE_MODES:
             raise unknown_name("feature_cache mode", feature_cache, FEATURE_CACHE_MODES)
         self.config = config
@@ -160,10 +163,10 @@ class Trainer:
         self.policies = make_weight_policies(config)
 
         self.iteration = 0
+        self.hooks = list(hooks)
         self.progress = progress
         self.workdir = Path(workdir) if workdir is not None else None
         self._sums = torch.zeros(len(LOSS_NAMES), device=self.device)
-        self.hooks = list(hooks)
         self._count = 0
         self._first_bad = torch.full((len(LOSS_NAMES),), -1, dtype=torch.long, device=self.device)
         self._last_checkpoint = 0
@@ -349,12 +352,13 @@ class Trainer:
             dynamic_ncols=True,
         )
         tick = time.perf_counter()
+        enter_boundary()  # a stop signal: checkpoint at the end of this iteration (honour_stop)
         try:
+            self.notify("start")
             while self.iteration < until:
                 self.step()
                 t = self.iteration
                 bar.update(1)
-            self.notify("start")
                 if t % c.log_every == 0:
                     row = self._log_row(time.perf_counter() - tick)
                     tick = time.perf_counter()
@@ -362,29 +366,25 @@ class Trainer:
                         {k: f"{row[k]:.3g}" for k in ("loss_dx", "loss_dz", "rec")}
                         | {"gG": f"{row['gamma_g']:.3g}", "gE": f"{row['gamma_e']:.3g}"}
                     )
+                    self.notify("on_log", row)
                 if self.workdir is not None and t % c.sample_every == 0:
                     self.check_finite()
                     self.save_samples()
+                self.notify("after_step")
                 if t % c.checkpoint_every == 0:
-                    self.notify("on_log", row)
                     self.check_finite()
                     self.save_checkpoint()
+                honour_stop(self)
             self.check_finite()
-                self.notify("after_step")
+            self.notify("end")
             if self._last_checkpoint != self.iteration:
                 self.save_checkpoint()
         finally:
+            leave_boundary()
             bar.close()
-        return self.networks
-            self.notify("end")
-
-    # ------------------------------------------------------------------ guard and logs
-    def _kept_checkpoint_hint(self) -> str:
-        if self.checkpoint_path is None:
-            return "no workdir, so no checkpoint was written"
             self.notify("close")
-        if not self._last_checkpoint:
-            return "no checkpoint was written yet; lower the learning rates or check the data"
+        return self.networks
+
     def notify(self, event: str, *args: Any) -> None:
         """Call ``event`` ("start", "on_log", "after_step", "end", "close") on every hook."""
         for hook in self.hooks:
@@ -393,6 +393,12 @@ class Trainer:
             else:
                 getattr(hook, event)(self, *args)
 
+    # ------------------------------------------------------------------ guard and logs
+    def _kept_checkpoint_hint(self) -> str:
+        if self.checkpoint_path is None:
+            return "no workdir, so no checkpoint was written"
+        if not self._last_checkpoint:
+            return "no checkpoint was written yet; lower the learning rates or check the data"
         return (
             f"the last good checkpoint ({self.checkpoint_path}, iteration "
             f"{self._last_checkpoint}) is kept; lower the learning rates or check the data"

@@ -123,7 +123,10 @@ def test_dry_run_prints_the_job_table_and_runs_nothing(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--suite", "tabel2"], "error: unknown suite 'tabel2'; known: ablation, lsun, quick"),
+        (
+            ["--suite", "tabel2"],
+            "error: unknown suite 'tabel2'; known: ablation, budget_curve, lsun, quick",
+        ),
         (["--suite", "table2", "--datasets", "svhn"], "error: unknown dataset for suite"),
         (["--suite", "table2", "--classes", "zebra"], "error: unknown class for suite 'table2'"),
         (["--suite", "table2", "--methods", "anogan"], "error: unknown method for suite"),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.data.idx import has_idx_set, read_idx_set
+from benchmarks.data.idx import IDX_FOLDERS, has_idx_set, idx_folder_candidates, read_idx_set
 from benchmarks.data.imageset import ImageSet
 from benchmarks.data.info import FMNIST_COUNTS, MNIST_COUNTS, dataset_info
 from benchmarks.data.loaders.common import check_counts, fetch_files, missing_error
@@ -15,18 +15,7 @@ from piad.images import resize_uint8
 # --------------------------------------------------------------------------- MNIST family
 
 
-_IDX_FOLDERS = {
-    "mnist": ("mnist", "MNIST/raw"),
-    "fmnist": ("fmnist", "fashion-mnist", "FashionMNIST/raw"),
-}
-_SYSTEM_IDX_FOLDERS = {"mnist": (), "fmnist": ("/usr/share/datasets/fashion-mnist",)}
 _COUNTS = {"mnist": MNIST_COUNTS, "fmnist": FMNIST_COUNTS}
-
-
-def idx_folder_candidates(name: str, root: Path) -> list[Path]:
-    """The folders the loader of ``name`` (mnist, fmnist) looks in, in its order."""
-    candidates = [Path(root) / sub for sub in _IDX_FOLDERS[name]]
-    return candidates + [Path(p) for p in _SYSTEM_IDX_FOLDERS[name]]
 
 
 def _idx_folder(name: str, root: Path, download: bool) -> Path:
@@ -38,7 +27,7 @@ def _idx_folder(name: str, root: Path, download: bool) -> Path:
     if not download:
         raise missing_error(name, root, f"no IDX files in {looked}; download is off")
     fetch_files(name, root)  # into <root>/<name>/ (benchmarks.data.sources)
-    folder = root / _IDX_FOLDERS[name][0]
+    folder = root / IDX_FOLDERS[name][0]
     if not has_idx_set(folder):
         raise missing_error(name, root, f"the download left no IDX files in {folder}")
     return folder
@@ -64,4 +53,4 @@ def load_fmnist(root: Path, download: bool = True) -> ImageSet:
     return _load_idx_dataset("fmnist", root, download)
 
 
-__all__ = ["idx_folder_candidates", "load_fmnist", "load_mnist"]
+__all__ = ["load_fmnist", "load_mnist"]
