@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.experiments import locks
-from benchmarks.experiments.execute import job_state, record_failure
+from benchmarks.experiments.execute import job_state, record_failure, run_job
 from benchmarks.experiments.fusion import Task, run_group
 from benchmarks.experiments.jobs import Job, JobFolder
 from benchmarks.experiments.results import Result
@@ -179,9 +179,14 @@ def run_task(
         if mine:
             try:
                 with stop_armed():
-                    for result in run_group(
-                        tuple(mine), data_root, out, device, progress=progress, threads=threads
-                    ):
+                    if len(mine) == 1:  # a job alone
+                        ran = [run_job(mine[0], data_root, out, device, progress=progress,
+                                       threads=threads)]  # fmt: skip
+                    else:  # a fused group
+                        ran = run_group(
+                            mine, data_root, out, device, progress=progress, threads=threads
+                        )
+                    for result in ran:
                         results[result.job] = result
             except Interrupted as stop:
                 for job in mine:

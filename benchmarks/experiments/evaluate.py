@@ -123,6 +123,43 @@ def score_split(
     return auc, aucs
 
 
+def holdout_plan(estimator: Any, split: Split, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(held, evaluated): positions into ``split.test`` of the labelled hold-out (empty unless
+    ``estimator.needs_holdout``: :data:`HOLDOUT_FRACTION`, stratified, seeded by ``seed``) and
+    of the test images that are scored (all the others)."""
+    if not getattr(estimator, "needs_holdout", False):
+        return np.zeros(0, dtype=np.int64), np.arange(len(split.test))
+    from baselines.base import holdout_split
+
+    held, evaluated = holdout_split(split.test_labels, HOLDOUT_FRACTION, seed=seed)
+    return held, evaluated
+
+
+def fit_on_split(estimator: Any, dataset: ImageSet, split: Split, held: np.ndarray) -> None:
+    """Fit on the training images (and the labelled hold-out, when there is one)."""
+    if len(held):
+        holdout = (dataset.take(split.test[held]), split.test_labels[held])
+        estimator.fit(dataset.take(split.train), holdout=holdout)
+    else:
+        estimator.fit(dataset.take(split.train))
+
+
+def score_on_split(
+    estimator: Any,
+    dataset: ImageSet,
+    split: Split,
+    evaluated: np.ndarray,
+    held: np.ndarray,
+    what: str,
+) -> Evaluation:
+    """Score the evaluated test images of a fitted estimator; their AUCs and metrics."""
+    t0 = time.perf_counter()
+    scores = np.asarray(estimator.score(dataset.take(split.test[evaluated])), dtype=np.float64)
+    evaluation = finish(split, scores, evaluated, held, what)
+    evaluation.score_seconds = time.perf_counter() - t0
+    return evaluation
+
+
 def evaluate(
     estimator: Any, dataset: ImageSet, split: Split, seed: int = 0, what: str = ""
 ) -> Evaluation:
@@ -132,28 +169,56 @@ def evaluate(
     :data:`HOLDOUT_FRACTION` of the test set (seeded by ``seed``), which is then removed from
     the test set: its images are never scored.
     """
-    from baselines.base import holdout_split
-
     what = what or f"{split.dataset}/{split.normal}/seed{split.seed}"
-    labels = split.test_labels
-    evaluated = np.arange(len(split.test))
-    held = np.zeros(0, dtype=np.int64)
     t0 = time.perf_counter()
-    needs_holdout = getattr(estimator, "needs_holdout", False)
-    if needs_holdout:
-        held, evaluated = holdout_split(labels, HOLDOUT_FRACTION, seed=seed)
+    held, evaluated = holdout_plan(estimator, split, seed)
     attach_eval_data(estimator, dataset, split, evaluated, seed)  # --eval-every's images
-    if needs_holdout:
-        estimator.fit(
-            dataset.take(split.train), holdout=(dataset.take(split.test[held]), labels[held])
-        )
-    else:
-        estimator.fit(dataset.take(split.train))
-    t1 = time.perf_counter()
-    scores = np.asarray(estimator.score(dataset.take(split.test[evaluated])), dtype=np.float64)
-    evaluation = finish(split, scores, evaluated, held, what)
-    evaluation.fit_seconds, evaluation.score_seconds = t1 - t0, time.perf_counter() - t1
+    fit_on_split(estimator, dataset, split, held)
+    fit_seconds = time.perf_counter() - t0
+    evaluation = score_on_split(estimator, dataset, split, evaluated, held, what)
+    evaluation.fit_seconds = fit_seconds
     return evaluation
+
+
+@dataclass
+class Member:
+    """One model of a fused group: its estimator, data, split, seed and name."""
+
+    estimator: Any
+    dataset: ImageSet
+    split: Split
+    seed: int
+    what: str
+
+
+def evaluate_fused(members: list[Member]) -> list[Evaluation | Exception]:
+    """:func:`evaluate` for a fused group: one fused fit (``fit_fused``), then each member
+    scored as :func:`evaluate` scores it. One entry per member: its evaluation, or the error
+    that stopped that member (a diverged model, bad scores); the others go on. An error of the
+    whole fused fit (out of memory, a bug) is raised."""
+    plans = [holdout_plan(m.estimator, m.split, m.seed) for m in members]
+    if any(len(held) for held, _ in plans):
+        raise PIADError("fused training takes no labelled hold-out; run such methods alone")
+    for m, (_, evaluated) in zip(members, plans):
+        attach_eval_data(m.estimator, m.dataset, m.split, evaluated, m.seed)
+    t0 = time.perf_counter()
+    estimators = [m.estimator for m in members]
+    images = [m.dataset.take(m.split.train) for m in members]
+    errors = list(type(estimators[0]).fit_fused(estimators, images))
+    fit_seconds = time.perf_counter() - t0
+    out: list[Evaluation | Exception] = []
+    for m, (held, evaluated), error in zip(members, plans, errors):
+        if error is not None:
+            out.append(error if isinstance(error, Exception) else PIADError(str(error)))
+            continue
+        try:
+            evaluation = score_on_split(m.estimator, m.dataset, m.split, evaluated, held, m.what)
+        except Exception as err:
+            out.append(err)
+            continue
+        evaluation.fit_seconds = fit_seconds
+        out.append(evaluation)
+    return out
 
 
 def attach_eval_data(
@@ -208,12 +273,17 @@ def split_metrics(
 __all__ = [
     "HOLDOUT_FRACTION",
     "Evaluation",
+    "Member",
     "attach_eval_data",
     "checked_split",
     "evaluate",
+    "evaluate_fused",
     "finish",
+    "fit_on_split",
+    "holdout_plan",
     "load_split",
     "roc_auc",
+    "score_on_split",
     "score_split",
     "split_metrics",
 ]

@@ -40,9 +40,8 @@ def budget_of(info: dict[str, Any]) -> tuple[int | None, int | None, str | None]
 
 
 def write_outputs(job: Job, folder: JobFolder, evaluation: Evaluation) -> None:
-    """``scores.npz`` and ``roc.png`` of a finished evaluation (before ``result.json``)."""
-    from benchmarks.reporting.plots import plot_roc
-
+    """``scores.npz`` of a finished evaluation (before ``result.json``); its ``roc.png`` is
+    drawn by the report (:func:`benchmarks.reporting.render.draw_job_rocs`)."""
     atomic_save_npz(
         folder.scores,
         scores=evaluation.scores,
@@ -50,8 +49,6 @@ def write_outputs(job: Job, folder: JobFolder, evaluation: Evaluation) -> None:
         test_index=evaluation.test_index,
         holdout_index=evaluation.holdout_index,
     )
-    title = f"{job.slug}  AUC {evaluation.auc:.3f}"
-    plot_roc(evaluation.labels, evaluation.scores, folder.roc, title, evaluation.group_masks())
 
 
 def ok_result(
@@ -134,7 +131,7 @@ def save_ok(
     started: str,
     seconds: float,
 ) -> Result:
-    """Write a finished job's scores and ROC, then its ``result.json`` (the done marker)."""
+    """Write a finished job's scores, then its ``result.json`` (the done marker)."""
     write_outputs(job, folder, evaluation)
     result = ok_result(job, evaluation, info, device, threads, started, seconds)
     result.save(folder.path)  # the done marker, written last

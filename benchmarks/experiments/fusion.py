@@ -4,7 +4,7 @@ The runner's unit of work is a *task*: a tuple of jobs. A task of one job runs a
 (:func:`benchmarks.experiments.execute.run_job`); a task of several is a fused group
 (:func:`run_group`): their models train as one computation (:meth:`piad.PIAD.fit_fused`), and
 every job still has its own folder, split manifest, resumable ``work/checkpoint.pt``,
-``scores.npz``, ``roc.png``, ``job.log`` and ``result.json``. A group whose members are partly
+``scores.npz``, ``job.log`` and ``result.json``. A group whose members are partly
 done re-forms from the unfinished ones (done jobs are skipped before tasks are planned), a job
 started solo finishes fused and vice versa (same checkpoint format), and a member that diverges
 fails alone.
@@ -28,10 +28,8 @@ from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from benchmarks.data.info import dataset_info
-from benchmarks.experiments.evaluate import attach_eval_data, finish
+from benchmarks.experiments.evaluate import Member, evaluate_fused
 from benchmarks.experiments.execute import (
     job_logging,
     log_end,
@@ -242,17 +240,17 @@ def run_group(
     progress: bool = False,
     threads: int = 1,
 ) -> list[Result]:
-    """Run compatible jobs as one fused group; one :class:`Result` per job, in order.
+    """Run two or more compatible jobs as one fused group; one :class:`Result` per job.
 
     Each job's log gets the group's shared output; each job's files are written as a solo
-    run writes them. A job that fails to prepare, diverges or fails to score is recorded as
-    failed; the others go on. An error of the whole group (e.g. out of memory) fails each.
+    run (:func:`~benchmarks.experiments.execute.run_job`) writes them, through
+    :func:`~benchmarks.experiments.evaluate.evaluate_fused`. A job that fails to prepare,
+    diverges or fails to score is recorded as failed; the others go on. An error of the whole
+    group (e.g. out of memory) fails each.
     """
     jobs = list(jobs)
-    if len(jobs) == 1:
-        from benchmarks.experiments.execute import run_job
-
-        return [run_job(jobs[0], data_root, out, device, progress=progress, threads=threads)]
+    if len(jobs) < 2:
+        raise PIADError(f"a fused group needs two jobs or more, got {len(jobs)}; use run_job")
     started, t0 = now_iso(), time.perf_counter()
     results: dict[Job, Result] = {}
     slugs = [j.slug for j in jobs]
@@ -274,49 +272,36 @@ def run_group(
             log_start(job, device, started, stream)
             print(f"fused group of {len(jobs)}: {', '.join(slugs)}", file=stream, flush=True)
         tee = _Tee(streams)
-        members: list[tuple[Job, Any, Any, Any, Any]] = []
         with job_logging(tee):
+            members: list[tuple[Job, JobFolder, Member]] = []
             for job, stream in zip(jobs, streams):
                 try:
                     dataset, split, folder = prepare(job, data_root, out)
                     est = build_estimator(job, dataset.info, device, folder.work, progress, threads)
-                    attach_eval_data(est, dataset, split, np.arange(len(split.test)), job.seed)
-                    members.append((job, dataset, split, folder, est))
+                    members.append((job, folder, Member(est, dataset, split, job.seed, job.slug)))
                 except Exception as err:
                     traceback.print_exc(file=stream)
                     fail(job, err)
-            errors: list[BaseException | None] = []
             if members:
-                estimators = [m[4] for m in members]
                 try:
-                    errors = list(
-                        type(estimators[0]).fit_fused(
-                            estimators, [ds.take(sp.train) for _, ds, sp, _, _ in members]
-                        )
-                    )
+                    evaluations = evaluate_fused([m for _, _, m in members])
                 except Exception as group_err:  # the whole group (out of memory, a bug)
                     traceback.print_exc(file=tee)
-                    errors = [group_err] * len(members)
-            fit_s = time.perf_counter() - t0
-            for (job, dataset, split, folder, est), member_err in zip(members, errors):
-                if member_err is not None:
-                    fail(job, member_err)
-                    continue
-                try:
-                    t1 = time.perf_counter()
-                    evaluated = np.arange(len(split.test))
-                    scores = np.asarray(est.score(dataset.take(split.test)), dtype=np.float64)
-                    evaluation = finish(split, scores, evaluated, np.zeros(0, np.int64), job.slug)
-                    evaluation.fit_seconds = fit_s
-                    evaluation.score_seconds = time.perf_counter() - t1
-                    info = {**est.info(), "fused": {"k": len(jobs), "group": slugs}}
-                    seconds = fit_s + evaluation.score_seconds
-                    results[job] = save_ok(
-                        job, folder, evaluation, info, device, threads, started, seconds
-                    )
-                except Exception as err:
-                    traceback.print_exc(file=streams[jobs.index(job)])
-                    fail(job, err)
+                    evaluations = [group_err] * len(members)
+                for (job, folder, member), evaluation in zip(members, evaluations):
+                    stream = streams[jobs.index(job)]
+                    try:
+                        if isinstance(evaluation, Exception):
+                            raise evaluation
+                        fused = {"k": len(jobs), "group": slugs}
+                        info = {**member.estimator.info(), "fused": fused}
+                        seconds = evaluation.fit_seconds + evaluation.score_seconds
+                        results[job] = save_ok(
+                            job, folder, evaluation, info, device, threads, started, seconds
+                        )
+                    except Exception as err:
+                        traceback.print_exc(file=stream)
+                        fail(job, err)
         for job, stream in zip(jobs, streams):
             log_end(results[job], stream)
     return [results[j] for j in jobs]

@@ -89,7 +89,7 @@ def plot_suite_roc(
     formats: Sequence[str] = FORMATS,
 ) -> list[Path]:
     """One panel per class (or group) with the ROC curve of every seed, AUC mean ± std above."""
-    from sklearn.metrics import roc_curve
+    from piad.roc_plot import draw_roc
 
     plt = pyplot()
     rows = list(curves)
@@ -101,17 +101,11 @@ def plot_suite_roc(
     for ax in axes.flat[len(rows) :]:
         ax.set_visible(False)
     for ax, row in zip(axes.flat, rows):
-        aucs = []
-        for c in sorted(curves[row], key=lambda c: c.seed):
-            fpr, tpr, _ = roc_curve(c.labels, c.scores)
-            aucs.append(c.auc)
-            ax.plot(fpr, tpr, linewidth=1, label=f"seed {c.seed}: {aucs[-1]:.3f}")
-        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=0.8)
+        seeds = sorted(curves[row], key=lambda c: c.seed)
+        draw_roc(ax, {f"seed {c.seed}": (c.labels, c.scores) for c in seeds}, fontsize=6, lw=1)
+        aucs = [c.auc for c in seeds]
         spread = f" ± {np.std(aucs, ddof=1):.3f}" if len(aucs) > 1 else ""
         ax.set_title(f"{row}: AUC {np.mean(aucs):.3f}{spread}", fontsize=8)
-        ax.set_xlim(-0.01, 1.01)  # a perfect curve on the border stays visible
-        ax.set_ylim(-0.01, 1.01)
-        ax.legend(fontsize=6, loc="lower right")
     for ax in axes[-1, :]:
         ax.set_xlabel("false positive rate", fontsize=8)
     for ax in axes[:, 0]:

@@ -39,20 +39,40 @@ def plot_roc(
     groups: dict[str, np.ndarray] | None = None,
 ) -> Path:
     """ROC curve PNG of one job (one curve per group mask when given), written atomically."""
-    from sklearn.metrics import roc_auc_score, roc_curve
+    from piad.roc_plot import draw_roc
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.2, 4.0))
-    curves = groups or {"all": np.ones(len(labels), dtype=bool)}
-    for name, mask in curves.items():
-        y, s = np.asarray(labels)[mask], np.asarray(scores)[mask]
-        fpr, tpr, _ = roc_curve(y, s)
-        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, s):.3f})")
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1))
+    masks = groups or {"all": np.ones(len(labels), dtype=bool)}
+    labels, scores = np.asarray(labels), np.asarray(scores)
+    draw_roc(ax, {name: (labels[m], scores[m]) for name, m in masks.items()})
+    ax.set(xlabel="false positive rate", ylabel="true positive rate")
     ax.set_title(title, fontsize=8)
-    ax.legend(loc="lower right", fontsize=7)
     return atomic_write_bytes(path, _figure_bytes(fig))
+
+
+def job_roc(folder: str | Path) -> Path | None:
+    """Draw a finished job's ``roc.png`` from its ``scores.npz`` and ``split.npz`` (one curve
+    per anomaly group for CelebA); ``None`` when the job has no scores. Redrawn only when the
+    picture is missing or older than the scores."""
+    from benchmarks.data.splits import Split
+    from benchmarks.experiments.jobs import JobFolder
+    from benchmarks.experiments.results import Result
+
+    job = JobFolder(Path(folder))
+    if not job.scores.is_file():
+        return None
+    if job.roc.is_file() and job.roc.stat().st_mtime_ns >= job.scores.stat().st_mtime_ns:
+        return job.roc
+    with np.load(job.scores) as z:
+        labels, scores, test_index = z["labels"], z["scores"], z["test_index"]
+    split = Split.load(job.split)
+    position = {int(i): k for k, i in enumerate(split.test)}
+    evaluated = np.array([position[int(i)] for i in test_index], dtype=np.int64)
+    groups = {g: split.group_mask(g)[evaluated] for g in sorted(split.groups)} or None
+    result = Result.load(job.result)
+    title = f"{result.job.slug}  AUC {result.auc:.3f}"
+    return plot_roc(labels, scores, job.roc, title, groups)
 
 
 def plot_bars(agg: pd.DataFrame, path: str | Path, budget: str | None = None) -> Path | None:
@@ -99,4 +119,4 @@ def plot_bars(agg: pd.DataFrame, path: str | Path, budget: str | None = None) ->
     return atomic_write_bytes(path, _figure_bytes(fig))
 
 
-__all__ = ["plot_bars", "plot_roc", "pyplot"]
+__all__ = ["job_roc", "plot_bars", "plot_roc", "pyplot"]

@@ -17,7 +17,7 @@ from tabulate import tabulate
 
 from benchmarks.experiments.results import EXTRA_METRICS, collect
 from benchmarks.reporting.aggregate import aggregate, budget_note
-from benchmarks.reporting.plots import plot_bars
+from benchmarks.reporting.plots import job_roc, plot_bars
 from benchmarks.reporting.reported import all_reported
 from benchmarks.reporting.tables import TableBlock, build_tables
 from piad.errors import PIADError
@@ -211,6 +211,14 @@ def metrics_frame(results: pd.DataFrame, agg: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def draw_job_rocs(results: pd.DataFrame) -> list[Path]:
+    """``roc.png`` of every finished job in ``results`` (:func:`~.plots.job_roc`)."""
+    if "path" not in results or "status" not in results:
+        return []
+    folders = sorted(set(results.loc[results["status"] == "ok", "path"].dropna()))
+    return [p for p in (job_roc(folder) for folder in folders) if p is not None]
+
+
 def write_report(
     out: str | Path,
     results: pd.DataFrame | None = None,
@@ -220,7 +228,8 @@ def write_report(
     """Write ``report.{md,csv,tex,png}`` into ``out`` from the results under it.
 
     ``metric`` picks the Markdown/LaTeX tables' metric; ``report.csv`` always carries ROC AUC
-    (with the reported values) and every other metric beside it. ``report.md`` links the
+    (with the reported values) and every other metric beside it. Each finished job gets its
+    ``roc.png`` here (drawn once, from its ``scores.npz``). ``report.md`` links the
     learning-curve figure (``figures/curves.png``) when one has been drawn.
     """
     out = Path(out)
@@ -238,6 +247,7 @@ def write_report(
         "csv": atomic_write_text(out / "report.csv", table.to_csv(index=False)),
         "tex": atomic_write_text(out / "report.tex", render_latex(blocks, budget, failures)),
     }
+    draw_job_rocs(results)
     png = plot_bars(agg, out / "report.png", budget)
     if png is not None:
         files["png"] = png
@@ -248,6 +258,7 @@ __all__ = [
     "ERROR_CELL_CHARS",
     "Report",
     "csv_frame",
+    "draw_job_rocs",
     "failures_table",
     "latex_escape",
     "make_report",

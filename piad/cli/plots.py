@@ -123,24 +123,20 @@ def histogram_png(scores: np.ndarray, labels: np.ndarray | None) -> bytes:
     return png_bytes(fig)
 
 
-def draw_roc(ax: Any, labels: np.ndarray, scores: np.ndarray, auc: float) -> None:
-    from sklearn.metrics import roc_curve
+def draw_roc(ax: Any, labels: np.ndarray, scores: np.ndarray) -> None:
+    """The report's ROC panel (:func:`piad.roc_plot.draw_roc`, one curve)."""
+    from piad.roc_plot import draw_roc as draw_curves
 
-    fpr, tpr, _ = roc_curve(labels, scores)
-    ax.plot(fpr, tpr, color=ANOMALY_COLOUR, lw=1.5, label=f"AUC {auc:.4f}")
-    ax.plot([0, 1], [0, 1], color="#999999", lw=0.8, ls="--", label="chance")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
+    draw_curves(ax, {"": (labels, scores)}, auc_digits=4, color=ANOMALY_COLOUR, lw=1.5)
     ax.set_aspect("equal")
     ax.set_xlabel("false positive rate (normal flagged)")
     ax.set_ylabel("true positive rate (anomalies found)")
     ax.set_title("ROC curve", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
 
 
-def roc_png(labels: np.ndarray, scores: np.ndarray, auc: float) -> bytes:
+def roc_png(labels: np.ndarray, scores: np.ndarray) -> bytes:
     fig = _figure(3.6, 3.6)
-    draw_roc(fig.add_subplot(), labels, scores, auc)
+    draw_roc(fig.add_subplot(), labels, scores)
     return png_bytes(fig)
 
 
@@ -190,7 +186,7 @@ def overview_png(
     if labels is not None and auc is not None:
         left, right = bottom.subplots(1, 2, width_ratios=[1.6, 1])
         draw_histogram(left, scores, labels)
-        draw_roc(right, labels, scores, auc)
+        draw_roc(right, labels, scores)
     else:
         draw_histogram(bottom.add_subplot(), scores, labels)
     fig.suptitle(title, fontsize=10)

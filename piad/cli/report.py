@@ -193,7 +193,7 @@ def build_report(scored: Scored, k: int) -> dict[str, bytes]:
         HIST: plots.histogram_png(scored.scores, scored.labels),
     }
     if scored.auc is not None and scored.labels is not None:
-        files[ROC] = plots.roc_png(scored.labels, scored.scores, scored.auc)
+        files[ROC] = plots.roc_png(scored.labels, scored.scores)
     history = eval_history(scored)
     if history:
         files[CURVE] = plots.training_curve_png(history)

@@ -81,7 +81,7 @@ def test_fused_run_writes_solo_files_and_equals_the_solo_run(fakes):
     assert "--fuse 3: 1 fused group of 3 models (3 jobs fused)" in lines
     for job in jobs:
         folder = JobFolder.of(job, fused)
-        for name in (JobFolder.SPLIT, JobFolder.SCORES, JobFolder.ROC, JobFolder.LOG):
+        for name in (JobFolder.SPLIT, JobFolder.SCORES, JobFolder.LOG):
             assert (folder.path / name).is_file(), name
         assert (folder.work / "checkpoint.pt").is_file() and (folder.work / "log.csv").is_file()
         ours, ref = _result(job, fused), _result(job, solo)

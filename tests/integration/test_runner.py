@@ -30,6 +30,7 @@ from benchmarks.experiments.results import RESULT_FILE, Result
 from benchmarks.experiments.runner import run_jobs
 from benchmarks.experiments.suites import make_jobs
 from benchmarks.registry import load_plugins
+from benchmarks.reporting.render import write_report
 from piad.errors import PIADError
 
 LOG_FILE, SCORES_FILE, SPLIT_FILE = JobFolder.LOG, JobFolder.SCORES, JobFolder.SPLIT
@@ -53,15 +54,21 @@ def _quiet(line: str) -> None:
     pass
 
 
-def test_execute_writes_split_scores_roc_and_the_result_last(fakes):
+def test_execute_writes_split_scores_and_the_result_last_and_the_report_its_roc(fakes):
     out = fakes / "out"
     job = _job("kde")
     result = execute(job, fakes / "data", out, "cpu")
     folder = job.folder(out)
     names = {p.name for p in folder.iterdir()}
-    assert {RESULT_FILE, SPLIT_FILE, SCORES_FILE, "roc.png"} <= names
+    assert {RESULT_FILE, SPLIT_FILE, SCORES_FILE} <= names and "roc.png" not in names
     result_time = (folder / RESULT_FILE).stat().st_mtime_ns
     assert all(result_time >= (folder / n).stat().st_mtime_ns for n in names)  # written last
+    write_report(out)  # the report draws each finished job's ROC
+    roc = folder / "roc.png"
+    assert roc.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    drawn = roc.stat().st_mtime_ns
+    write_report(out)
+    assert roc.stat().st_mtime_ns == drawn  # drawn once
 
     split = Split.load(folder / SPLIT_FILE)
     assert (len(split.train), len(split.test), int(split.test_labels.sum())) == (40, 36, 24)
