@@ -62,7 +62,7 @@ _COMMON_FIDELITY: dict[str, tuple[Any, Any, str]] = {
         "the paper does not say how batches are drawn; the code repeats a training set of "
         "N < 10,000 images ceil(10,000 / N) times per epoch, shuffles the copies together and "
         "drops the last partial batch; 'permutations' draws reshuffled epochs of the N images, "
-        "batches spanning epochs (the suite before issue 17)",
+        "batches spanning epochs (checkpoints saved without the field resume with it)",
     ),
 }
 FIDELITY: dict[str, dict[str, tuple[Any, Any, str]]] = {

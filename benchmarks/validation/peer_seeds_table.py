@@ -1,4 +1,4 @@
-"""The seeded comparison's rows and table (issue 17): ``runs.csv`` in, ``summary.md`` out.
+"""The seeded comparison's rows and table: ``runs.csv`` in, ``summary.md`` out.
 
 One row per code, digit, seed and scored snapshot (:data:`COLUMNS`). The table gives, per
 (digit, iteration) cell, each code's mean ± std over seeds with every seed's AUC, and Welch's
