@@ -13,10 +13,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
 from tabulate import tabulate
 
+from piad.cli.common import Parser, positive_int
 from piad.errors import PIADError, command
 
 EPILOG = """\
@@ -40,16 +40,6 @@ they can register datasets, methods or suites.
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
-
-
 def _tolerance(text: str) -> float:
     try:
         value = float(text)
@@ -60,17 +50,24 @@ def _tolerance(text: str) -> float:
     return value
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with its errors on one line (no usage block); still exit code 2."""
+def _suite_help(default: str) -> str:
+    """``--suite``'s help: the suites registered when the parser is built (the built-in ones;
+    plugins load after parsing).
 
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+    >>> _suite_help("quick").startswith("quick (default), table2, ")
+    True
+    """
+    from benchmarks.experiments import suites  # noqa: F401  (registers the built-in suites)
+    from benchmarks.registry import SUITES
+
+    names = [f"{n} (default)" if n == default else n for n in SUITES.names()]
+    return f"{', '.join(names)}; $PIAD_PLUGINS may add more (see --list-suites)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     from benchmarks.reporting.check import TOL_AVG, TOL_CELL
 
-    p = _Parser(
+    p = Parser(
         prog="run_all.py",
         description=(
             "Reproduce the tables of 'Perceptual Image Anomaly Detection' (PIAD): run a suite\n"
@@ -82,9 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,  # a typo such as --suit must not run a suite
     )
     what = p.add_argument_group("what to run")
-    what.add_argument(
-        "--suite", default="quick", help="quick (default), table2, table3, lsun, ablation"
-    )
+    what.add_argument("--suite", default="quick", help=_suite_help("quick"))
     what.add_argument("--datasets", help="only these datasets of the suite, comma-separated")
     what.add_argument("--classes", help="only these normal classes (names or indices), e.g. 3,8")
     what.add_argument(
@@ -94,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--seeds", help="seeds to run instead of the suite's, e.g. 0,1,2")
     what.add_argument(
         "--iters",
-        type=_positive_int,
+        type=positive_int,
         help="PIAD training iterations instead of the paper's (recorded; flagged as REDUCED "
         "BUDGET in every table when below the paper's)",
     )
@@ -124,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     how.add_argument(
         "--jobs-per-device",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         help="jobs run at once on each device (pack small jobs on a GPU; default 1)",
     )
@@ -137,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     how.add_argument(
         "--threads",
-        type=_positive_int,
+        type=positive_int,
         help="CPU threads per job (default: cores / slots, at least 1; 1 with Ray)",
     )
     how.add_argument(
@@ -151,14 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     watch = p.add_argument_group("watching a run (never changes what it computes)")
     watch.add_argument(
         "--eval-every",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="PIAD: score the job's test split every N iterations and at the end, every "
         "metric into work/eval.csv (learning curves; the table keeps the final iteration)",
     )
     watch.add_argument(
         "--eval-subset",
-        type=_positive_int,
+        type=positive_int,
         metavar="K",
         help="with --eval-every: score a fixed, seeded, class-stratified subset of K test "
         "images (cheap curves; the final score always uses the whole test split)",

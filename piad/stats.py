@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from piad.errors import PIADError, print_error
+from piad.errors import PIADError, command
 from piad.image_files import find_images
 from piad.perceptual.features import PerceptualFeatures
 from piad.perceptual.statistics import compute_feature_stats, safe_divisor, save_stats
@@ -82,8 +82,8 @@ def _output_channels(body: torch.nn.Module) -> int:
     return convs[-1].out_channels
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line; prints errors as one line and returns a non-zero exit code."""
+def build_parser() -> argparse.ArgumentParser:
+    """The options of ``python -m piad.stats``."""
     parser = argparse.ArgumentParser(
         prog="python -m piad.stats",
         description="Per-filter mean/std of a VGG-19 layer over images (statistics of eq. 3).",
@@ -97,27 +97,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="cpu")
-    args = parser.parse_args(argv)
-    try:
-        images: Any = args.images
-        if str(images).endswith(".npy"):
-            if not Path(images).is_file():
-                raise PIADError(f"image array {images} does not exist")
-            images = np.load(images)
-        path = compute_stats(
-            args.weights,
-            images,
-            args.out,
-            layer=args.layer,
-            size=args.size,
-            batch_size=args.batch_size,
-            max_images=args.max_images,
-            seed=args.seed,
-            device=args.device,
-        )
-    except PIADError as e:
-        print_error(e)
-        return 2
+    return parser
+
+
+def _load_images(images: str) -> Any:
+    """A folder path as given, or the array of a ``.npy`` file."""
+    if not images.endswith(".npy"):
+        return images
+    if not Path(images).is_file():
+        raise PIADError(f"image array {images} does not exist")
+    return np.load(images)
+
+
+@command
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line; prints the saved file and returns 0.
+
+    Bad input ends through :func:`piad.errors.command`: one line "error: ..." on stderr, exit 2
+    (1 for a full disk).
+    """
+    args = build_parser().parse_args(argv)
+    path = compute_stats(
+        args.weights,
+        _load_images(args.images),
+        args.out,
+        layer=args.layer,
+        size=args.size,
+        batch_size=args.batch_size,
+        max_images=args.max_images,
+        seed=args.seed,
+        device=args.device,
+    )
     print(path)
     return 0
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from benchmarks.data import sources as _sources
 from benchmarks.data.fetch import FETCH_COMMAND, availability, fetch, human_size, plan
 from benchmarks.data.integrity import damaged_files
-from piad.errors import PIADError, print_error
+from piad.errors import PIADError, command
 
 
 def resolve(
@@ -59,11 +59,8 @@ def dry_run_table(datasets: Sequence[str], root: str | Path, verify: bool = Fals
     return table + "\n\nterms of use:\n" + "\n".join(f"  {n}" for n in notes)
 
 
-def main(
-    argv: Sequence[str] | None = None,
-    suite_datasets: Callable[[str], list[str] | None] | None = None,
-) -> int:
-    """``python -m benchmarks.fetch``; 0 on success, 2 on a one-line error."""
+def build_parser() -> argparse.ArgumentParser:
+    """The options of ``python -m benchmarks.fetch``."""
     parser = argparse.ArgumentParser(
         prog=FETCH_COMMAND,
         description="Download and verify the datasets of a suite (or of named datasets).",
@@ -79,28 +76,45 @@ def main(
         help="re-hash present files and read every archive to its end (the run's preflight "
         "checks sizes and small archives only)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+@command
+def main(
+    argv: Sequence[str] | None = None,
+    suite_datasets: Callable[[str], list[str] | None] | None = None,
+) -> int:
+    """``python -m benchmarks.fetch``; 0 on success, 2 on a one-line error.
+
+    Bad input ends through :func:`piad.errors.command` ("error: ..." on stderr); Ctrl-C
+    returns 130 with a line saying that partial downloads resume.
+    """
+    args = build_parser().parse_args(argv)
     try:
-        names = resolve(args.names, suite_datasets)
-        if args.dry_run:
-            print(dry_run_table(names, args.data_root, verify=args.verify))
-            return _report_damage(names, args.data_root, args.verify)
-        placed = fetch(names, args.data_root, progress=not args.no_progress, yes=args.yes)
-        for name in names:
-            problem = availability(name, args.data_root)
-            print(f"{name}: {'ready' if problem is None else problem}")
-        if not placed:
-            print(f"nothing to download: everything is in {args.data_root}")
-        return _report_damage(names, args.data_root, args.verify)
-    except PIADError as err:
-        print_error(err)
-        return 2
+        return _fetch(args, suite_datasets)
     except KeyboardInterrupt:
         print(
             "error: interrupted; partial downloads stay as .part files and resume next time",
             file=sys.stderr,
         )
         return 130
+
+
+def _fetch(
+    args: argparse.Namespace, suite_datasets: Callable[[str], list[str] | None] | None
+) -> int:
+    """Everything after parsing; raises :class:`PIADError` for bad input."""
+    names = resolve(args.names, suite_datasets)
+    if args.dry_run:
+        print(dry_run_table(names, args.data_root, verify=args.verify))
+        return _report_damage(names, args.data_root, args.verify)
+    placed = fetch(names, args.data_root, progress=not args.no_progress, yes=args.yes)
+    for name in names:
+        problem = availability(name, args.data_root)
+        print(f"{name}: {'ready' if problem is None else problem}")
+    if not placed:
+        print(f"nothing to download: everything is in {args.data_root}")
+    return _report_damage(names, args.data_root, args.verify)
 
 
 def _report_damage(names: Sequence[str], root: str | Path, verify: bool) -> int:
@@ -111,4 +125,4 @@ def _report_damage(names: Sequence[str], root: str | Path, verify: bool) -> int:
     return 2 if damage else 0
 
 
-__all__ = ["dry_run_table", "main", "resolve"]
+__all__ = ["build_parser", "dry_run_table", "main", "resolve"]

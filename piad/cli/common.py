@@ -15,13 +15,21 @@ from piad.errors import PIADError
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with its errors on one line ("piad fit: error: ..."), exit code 2."""
+    """argparse with its errors on one line ("piad fit: error: ... (see --help)"), exit code 2.
+
+    The parser of ``piad`` and of ``run_all.py``: no usage block before the error.
+    """
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def positive_int(text: str) -> int:
+    """argparse type of a count such as ``--iters``: a whole number >= 1.
+
+    >>> positive_int("3")
+    3
+    """
     try:
         value = int(text)
     except ValueError:

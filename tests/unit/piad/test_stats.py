@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -186,3 +188,12 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     code = main(["--images", str(tmp_path / "missing"), "--out", str(tmp_path / "s.pt")])
     err = capsys.readouterr().err
     assert code == 2 and "does not exist" in err and err.count("\n") == 1
+
+
+def test_the_command_line_is_one_line_and_exit_2_in_a_subprocess(tmp_path):
+    missing = tmp_path / "missing.npy"
+    argv = [sys.executable, "-m", "piad.stats", "--images", str(missing), "--out", "s.pt"]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"error: image array {missing} does not exist\n"
+    assert not (tmp_path / "s.pt").exists()

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import pytest
 from fetch_server import FileServer, closed_port, serve
+from paths import ROOT
 
 from benchmarks.data import fetch as fetch_mod
-from benchmarks.data import sources
+from benchmarks.data import fetch_cli, sources
 from benchmarks.data.datalock import lock, lock_path, read_records
 from benchmarks.data.download import part_path
 from benchmarks.data.fetch import availability, fetch, plan
@@ -41,7 +42,7 @@ from benchmarks.data.remote import (
     RemoteFile,
 )
 from benchmarks.data.sources import check_celeba_images, check_coil_zip
-from piad.errors import MissingInputError, PIADError
+from piad.errors import DiskFullError, MissingInputError, PIADError
 
 LICENCE = Licence("test data", "http://127.0.0.1/")
 
@@ -619,3 +620,30 @@ def test_a_data_root_that_is_a_file_is_one_line(monkeypatch, tmp_path, capsys):
     assert err.count("\n") == 1 and err.startswith(
         f"error: cannot write into the data root {tmp_path / 'file'}"
     )
+
+
+def test_the_command_line_is_one_line_and_exit_2_in_a_subprocess(tmp_path):
+    argv = [sys.executable, "-m", "benchmarks.fetch", "nosuch", "--data-root", str(tmp_path)]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("error: unknown suite or dataset 'nosuch'; known datasets: ")
+    assert done.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "line"),
+    [
+        (KeyboardInterrupt(), 130, "error: interrupted; partial downloads stay as .part files"),
+        (DiskFullError("no space left in /d; free space"), 1, "error: no space left in /d"),
+    ],
+)
+def test_interrupt_and_full_disk_end_as_every_command_does(
+    monkeypatch, tmp_path, capsys, raised, code, line
+):
+    def stop(*args: Any, **kwargs: Any) -> None:
+        raise raised
+
+    monkeypatch.setattr(fetch_cli, "fetch", stop)
+    assert main(["mnist5k", "--data-root", str(tmp_path), "--no-progress"]) == code
+    err = capsys.readouterr().err
+    assert err.startswith(line) and err.count("\n") == 1
