@@ -21,7 +21,7 @@ from piad.errors import PIADError, command
 
 EPILOG = """\
 examples:
-  python run_all.py                         # the quick offline suite (CPU, ~10 minutes)
+  python run_all.py                         # the quick offline suite (CPU, ~3 min on 2 cores)
   python run_all.py --list-suites
   python run_all.py --suite table2 --dry-run
   python run_all.py --suite table2 --devices cuda:0,cuda:1 --jobs-per-device 4
