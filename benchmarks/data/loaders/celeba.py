@@ -10,17 +10,16 @@ import pandas as pd
 
 from benchmarks.data.imageset import ImageSet, LazyImages, fingerprint
 from benchmarks.data.info import dataset_info
-from benchmarks.data.loaders.common import center_crop_resize, fetch_files, missing_error
+from benchmarks.data.loaders.common import fetch_files, missing_error, square_crop_resize
 from piad.errors import MissingInputError, PIADError
 
 # --------------------------------------------------------------------------- CelebA
 
 CELEBA_PARTITIONS = ("train", "valid", "test")  # codes 0, 1, 2 of list_eval_partition.txt
-CELEBA_CROP = 140
 
 
 class CelebAImages(LazyImages):
-    """CelebA aligned & cropped JPEGs, read one at a time: crop 140 -> 64."""
+    """CelebA aligned & cropped JPEGs, read one at a time: the central 140 x 140 -> 64."""
 
     def __init__(self, folder: Path, filenames: Sequence[str], size: int = 64) -> None:
         super().__init__(len(filenames), (size, size, 3))
@@ -32,7 +31,7 @@ class CelebAImages(LazyImages):
         path = self.folder / self.filenames[i]
         try:
             with Image.open(path) as image:
-                return center_crop_resize(image, CELEBA_CROP, self.size)
+                return square_crop_resize(image, self.size, "celeba")
         except OSError as err:
             raise MissingInputError(
                 f"cannot read CelebA image {path} ({err}); fetch it again"

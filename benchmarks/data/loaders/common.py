@@ -13,24 +13,13 @@ from benchmarks.data.info import dataset_info
 from piad.errors import MissingInputError, PIADError
 
 
-def center_crop_resize(image: Any, crop: int | None, size: int) -> np.ndarray:
-    """PIL image -> central ``crop`` x ``crop`` square (``None``: the largest) -> ``size``.
+def square_crop_resize(image: Any, size: int, crop: str = "square") -> np.ndarray:
+    """PIL image -> RGB uint8 (size, size, 3): the central square (``"celeba"``: the central
+    140/178 of the shorter side), PIL bilinear resize; the one crop and resize of the project
+    (:func:`piad.image_files.crop_and_resize`, also the ``piad`` command's)."""
+    from piad.image_files import ImageRecipe, crop_and_resize
 
-    Offsets round like ``torchvision.transforms.CenterCrop``; the resize is PIL bilinear
-    (antialiased), like ``torchvision.transforms.Resize`` on a PIL image.
-    """
-    from PIL import Image
-
-    image = image.convert("RGB")
-    w, h = image.size
-    side = min(w, h) if crop is None else crop
-    if side > min(w, h):
-        raise PIADError(f"image {w}x{h} is smaller than the {side}x{side} crop")
-    left, top = round((w - side) / 2.0), round((h - side) / 2.0)
-    image = image.crop((left, top, left + side, top + side))
-    if side != size:
-        image = image.resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(image, dtype=np.uint8)
+    return crop_and_resize(image.convert("RGB"), ImageRecipe(size, 3, crop))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -69,8 +58,8 @@ FETCH_ERRORS = (OSError, RuntimeError, ValueError, EOFError, zipfile.BadZipFile)
 
 __all__ = [
     "FETCH_ERRORS",
-    "center_crop_resize",
     "check_counts",
     "fetch_files",
     "missing_error",
+    "square_crop_resize",
 ]

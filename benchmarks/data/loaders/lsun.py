@@ -13,7 +13,7 @@ import numpy as np
 
 from benchmarks.data.imageset import ImageSet, LazyImages, fingerprint
 from benchmarks.data.info import LSUN_PARTS, dataset_info
-from benchmarks.data.loaders.common import center_crop_resize, fetch_files, missing_error
+from benchmarks.data.loaders.common import fetch_files, missing_error, square_crop_resize
 from piad.errors import MissingInputError, PIADError
 
 
@@ -40,7 +40,7 @@ class LsunImages(LazyImages):
                 f"LSUN key {key!r} vanished from {self.paths[part]}; rebuild its key cache"
             )
         with Image.open(io.BytesIO(data)) as image:
-            return center_crop_resize(image, None, self.size)
+            return square_crop_resize(image, self.size)
 
 
 _LMDB_ENVS: dict[tuple[int, str], Any] = {}

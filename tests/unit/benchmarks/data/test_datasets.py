@@ -23,7 +23,6 @@ from benchmarks.data.info import (
     class_index,
 )
 from benchmarks.data.loaders.celeba import CelebAImages
-from benchmarks.data.loaders.common import center_crop_resize
 from benchmarks.data.loaders.mnist5k import mnist5k_partition
 from benchmarks.data.loading import load_dataset
 from benchmarks.registry import DATASETS
@@ -144,16 +143,15 @@ def test_resize_bulk_matches_pil():
         np.testing.assert_array_equal(out_rgb[i], pil_resize(rgb[i], 32))
 
 
-def test_center_crop_resize_keeps_the_centre():
+def test_the_celeba_loader_reads_the_central_140_square(tmp_path):
     # 178x218 (CelebA): red border, blue 140x140 centre at the CenterCrop offsets (19, 39)
     image = np.zeros((218, 178, 3), np.uint8)
     image[..., 0] = 255
     image[39:179, 19:159] = (0, 0, 255)
-    out = center_crop_resize(Image.fromarray(image), 140, 64)
+    Image.fromarray(image).save(tmp_path / "000001.png")
+    out = CelebAImages(tmp_path, ["000001.png"], size=64)[0]
     assert out.shape == (64, 64, 3)
     assert (out == (0, 0, 255)).all()
-    with pytest.raises(PIADError, match="smaller"):
-        center_crop_resize(Image.fromarray(image[:100]), 140, 64)
 
 
 # --------------------------------------------------------------------------- MNIST family

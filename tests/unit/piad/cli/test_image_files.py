@@ -161,28 +161,17 @@ def test_celeba_crop_is_the_central_140_of_178x218(tmp_path):
     assert crop_box(356, 436, "celeba") == (38, 78, 318, 358)  # same fraction at twice the size
 
 
-def test_square_crop_matches_the_lsun_loader(tmp_path):
-    """A 256x341 photo: the same pixels as the datasets' LSUN path (central square, resize)."""
-    import importlib
+def test_the_datasets_loaders_crop_as_the_piad_command(tmp_path):
+    """A 256x341 photo: LSUN's loader path gives the same pixels as ``piad``'s image files."""
+    from benchmarks.data.loaders.common import square_crop_resize
 
-    center_crop_resize = None
-    for where in (
-        "benchmarks.data.loaders.common",
-        "benchmarks.data.datasets",
-        "benchmarks.datasets",
-    ):
-        try:
-            center_crop_resize = importlib.import_module(where).center_crop_resize
-            break
-        except (ImportError, AttributeError):
-            continue
-    if center_crop_resize is None:
-        pytest.skip("benchmarks' center_crop_resize not found (being moved)")
     rng = np.random.default_rng(2)
     photo = Image.fromarray(rng.integers(0, 256, (256, 341, 3), dtype=np.uint8))
     photo.save(tmp_path / "p.png")
     got = load_images([tmp_path], ImageRecipe(64)).images[0]
-    assert np.array_equal(got, center_crop_resize(photo, None, 64))
+    want = photo.crop((42, 0, 298, 256)).resize((64, 64), Image.BILINEAR)  # central square
+    assert np.array_equal(got, np.asarray(want))
+    assert np.array_equal(got, square_crop_resize(photo, 64))
 
 
 # ------------------------------------------------------------------------------ bad files
