@@ -13,6 +13,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tabulate import tabulate
 
@@ -65,8 +66,6 @@ def _suite_help(default: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from benchmarks.reporting.check import TOL_AVG, TOL_CELL
-
     p = Parser(
         prog="run_all.py",
         description=(
@@ -78,6 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,  # a typo such as --suit must not run a suite
     )
+    _what_options(p)
+    _where_options(p)
+    _how_options(p)
+    _watch_options(p)
+    _modes_options(p)
+    return p
+
+
+def _what_options(p: argparse.ArgumentParser) -> None:
+    """--suite and the filters: which jobs run."""
     what = p.add_argument_group("what to run")
     what.add_argument("--suite", default="quick", help=_suite_help("quick"))
     what.add_argument("--datasets", help="only these datasets of the suite, comma-separated")
@@ -99,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="code",
         help="PIAD fidelity: the authors' code values (default) or the paper's",
     )
+
+
+def _where_options(p: argparse.ArgumentParser) -> None:
+    """--data-root, --out and the data fetching options."""
     where = p.add_argument_group("where")
     where.add_argument("--data-root", default="data", help="datasets folder (default ./data)")
     where.add_argument("--out", help="results folder (default results/<suite>/)")
@@ -112,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not download missing datasets; stop with one line per missing dataset",
     )
+
+
+def _how_options(p: argparse.ArgumentParser) -> None:
+    """Devices, backends, threads, fusion: how the jobs run."""
     how = p.add_argument_group("how")
     how.add_argument(
         "--devices",
@@ -143,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
         "on CUDA, 1 = every job alone on a CPU, where fusing measured no faster)",
     )
     how.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _watch_options(p: argparse.ArgumentParser) -> None:
+    """Evaluation while training and TensorBoard: watching, never changing, a run."""
     watch = p.add_argument_group("watching a run (never changes what it computes)")
     watch.add_argument(
         "--eval-every",
@@ -164,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="PIAD: TensorBoard event files per job under work/tb/ (losses, gammas, gradient "
         "statistics, eval metrics, samples); needs pip install 'piad-suite[tensorboard]'",
     )
+
+
+def _modes_options(p: argparse.ArgumentParser) -> None:
+    """Listing, dry runs, reports and checks."""
+    from benchmarks.reporting.check import TOL_AVG, TOL_CELL
+
     modes = p.add_argument_group("modes")
     modes.add_argument("--dry-run", action="store_true", help="print the job table and exit")
     modes.add_argument("--list-suites", action="store_true", help="list the suites and exit")
@@ -195,7 +222,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=TOL_AVG,
         help=f"--check tolerance per dataset average (default {TOL_AVG})",
     )
-    return p
 
 
 def _print_suites() -> None:
@@ -203,6 +229,13 @@ def _print_suites() -> None:
 
     rows = suite_table()
     print(tabulate(rows, headers="keys", tablefmt="simple"))
+
+
+def _trains(job: Any) -> bool:
+    """Whether the job's method trains for a budget (``--iters``: PIAD, Deep SVDD)."""
+    from benchmarks.registry import METHODS
+
+    return bool(METHODS.get(job.method).trains)
 
 
 def _print_jobs(jobs: Sequence, out: Path) -> None:
@@ -222,7 +255,7 @@ def _print_jobs(jobs: Sequence, out: Path) -> None:
                 job.method,
                 job.variant or "-",
                 job.seed,
-                job.iters if job.iters is not None else "paper" if job.method == "piad" else "-",
+                job.iters if job.iters is not None else "paper" if _trains(job) else "-",
                 state,
                 job.slug,
             ]

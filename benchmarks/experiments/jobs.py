@@ -26,6 +26,17 @@ def path_safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "_"
 
 
+def job_slug(dataset: str, method_label: str, normal: str, seed: int) -> str:
+    """A job's folder below ``--out`` and its name in logs and tables:
+    ``dataset/method[-variant]/normal/seed<k>``, each part path-safe.
+
+    >>> job_slug("fmnist", "ocsvm-holdout", "T-shirt/top", 2)
+    'fmnist/ocsvm-holdout/T-shirt_top/seed2'
+    """
+    parts = (dataset, method_label, normal)
+    return "/".join(path_safe(p) for p in parts) + f"/seed{seed}"
+
+
 def freeze_overrides(overrides: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
     """A mapping of config overrides as a sorted tuple of pairs (hashable, comparable)."""
     return tuple(sorted((overrides or {}).items()))
@@ -83,8 +94,7 @@ class Job:
 
     @property
     def slug(self) -> str:
-        parts = (self.dataset, self.method_label, self.normal)
-        return "/".join(path_safe(p) for p in parts) + f"/seed{self.seed}"
+        return job_slug(self.dataset, self.method_label, self.normal, self.seed)
 
     def folder(self, out: str | Path) -> Path:
         """``<out>/<dataset>/<method>[-<variant>]/<normal>/seed<k>/``."""
@@ -157,4 +167,4 @@ class JobFolder:
         return self.path / self.WORK
 
 
-__all__ = ["Job", "JobFolder", "Tracking", "freeze_overrides", "path_safe"]
+__all__ = ["Job", "JobFolder", "Tracking", "freeze_overrides", "job_slug", "path_safe"]

@@ -111,10 +111,8 @@ def run_jobs(
     """
     from tqdm.auto import tqdm
 
-    if backend not in BACKENDS:
-        raise PIADError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
-    if jobs_per_device < 1:
-        raise PIADError(f"--jobs-per-device must be >= 1, got {jobs_per_device}")
+    slots = _slots(backend, devices, jobs_per_device)
+    threads = _threads(threads, backend, slots)
     fuse = parse_fuse(fuse)
     out = check_out_folder(out).resolve()
     data_root = str(Path(data_root).resolve())
@@ -124,11 +122,6 @@ def run_jobs(
     todo: list[Job] = []
     for job in jobs:
         (summary.skipped if job_state(job, out) == "done" else todo).append(job)
-    slots = [d for d in devices for _ in range(jobs_per_device)] or ["cpu"]
-    if threads is not None and threads < 1:
-        raise PIADError(f"--threads must be >= 1, got {threads}")
-    if threads is None:
-        threads = 1 if backend == "ray" else default_threads(len(slots))
     echo = echo or (lambda line: tqdm.write(line, file=sys.stderr))
     where = f"backend {backend}" + (f", slots {','.join(slots)}" if backend != "ray" else "")
     echo(
@@ -154,20 +147,11 @@ def run_jobs(
         summary.results.append(result)
         handed.add(result.job)
         bar.update(1)
-        n_failed = len(summary.failed)
-        if n_failed:
-            bar.set_postfix(failed=n_failed)
-        if isinstance(result, NotRun):
-            what = {"held": "skipped", "interrupted": "interrupted", "disk-full": "stopped"}
-            text = f"{what[result.status]}: {result.error}"
-            if result.status == "disk-full" and result.error:
-                control.stop_for(result.error)
-        elif result.ok and result.auc is not None:
-            text = f"AUC {result.auc:.4f}"
-        else:
-            text = f"FAILED: {result.error} (log: {JobFolder.of(result.job, out).log})"
-            if result.error and "DiskFullError" in result.error:
-                control.stop_for(result.error.split(": ", 1)[-1])
+        if summary.failed:
+            bar.set_postfix(failed=len(summary.failed))
+        text, disk_full = _job_line(result, out)
+        if disk_full:
+            control.stop_for(disk_full)
         echo(f"[{len(summary.results)}/{len(todo)}] {result.job.slug}: {text}")
 
     try:
@@ -178,10 +162,55 @@ def run_jobs(
             )  # fmt: skip
     finally:
         bar.close()
+    return _finish(summary, control, [j for j in todo if j not in handed], out, echo)
+
+
+def _slots(backend: str, devices: Sequence[str], jobs_per_device: int) -> list[str]:
+    """The device slots (each device ``jobs_per_device`` times; CPU when none is given)."""
+    if backend not in BACKENDS:
+        raise PIADError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+    if jobs_per_device < 1:
+        raise PIADError(f"--jobs-per-device must be >= 1, got {jobs_per_device}")
+    return [d for d in devices for _ in range(jobs_per_device)] or ["cpu"]
+
+
+def _threads(threads: int | None, backend: str, slots: Sequence[str]) -> int:
+    """CPU threads per job: as given, else 1 on Ray, else the cores shared by the slots."""
+    if threads is not None and threads < 1:
+        raise PIADError(f"--threads must be >= 1, got {threads}")
+    if threads is None:
+        return 1 if backend == "ray" else default_threads(len(slots))
+    return threads
+
+
+_NOT_RUN_WORDS = {"held": "skipped", "interrupted": "interrupted", "disk-full": "stopped"}
+
+
+def _job_line(result: Result, out: Path) -> tuple[str, str | None]:
+    """What the run prints for a finished job, and the full disk's line when it found one."""
+    if isinstance(result, NotRun):
+        text = f"{_NOT_RUN_WORDS[result.status]}: {result.error}"
+        return text, result.error if result.status == "disk-full" else None
+    if result.ok and result.auc is not None:
+        return f"AUC {result.auc:.4f}", None
+    text = f"FAILED: {result.error} (log: {JobFolder.of(result.job, out).log})"
+    if result.error and "DiskFullError" in result.error:
+        return text, result.error.split(": ", 1)[-1]
+    return text, None
+
+
+def _finish(
+    summary: RunSummary,
+    control: StopControl,
+    not_handed: list[Job],
+    out: Path,
+    echo: Callable[[str], None],
+) -> RunSummary:
+    """The summary of a run that ended (or stopped): its stop, the jobs left, the held ones."""
     summary.signum = control.signum
     summary.disk_full = control.reason
     if control.stopping:
-        summary.not_started = [j for j in todo if j not in handed]
+        summary.not_started = not_handed
     if summary.held:
         echo(
             f"{len(summary.held)} job(s) skipped: another runner on {out} holds them "

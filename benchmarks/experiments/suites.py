@@ -221,72 +221,86 @@ def make_jobs(
         raise unknown_name("variant", variant, FIDELITIES)
     if iters is not None and int(iters) < 1:
         raise PIADError(f"--iters must be a positive number of iterations, got {iters}")
-
-    cells = list(spec.cells)
-    wanted_datasets = _csv(datasets)
-    if wanted_datasets is not None:
-        for name in wanted_datasets:
-            if name not in spec.datasets:
-                raise unknown_name(f"dataset for suite {suite!r}", name, spec.datasets)
-        cells = [c for c in cells if c.dataset in wanted_datasets]
-
-    wanted_methods = _csv(methods)
-    if wanted_methods is not None:
-        offered = {m for c in cells for m in (*c.methods, *c.optional_methods)}
-        aliases = offered | {split_label(m)[0] for m in offered}
-        for name in wanted_methods:
-            if name not in aliases:
-                raise unknown_name(f"method for suite {suite!r}", name, aliases)
-
-    wanted_classes = _csv(classes)
-    if wanted_classes is not None:
-        matched: set[str] = set()
-        for cell in cells:
-            matched |= _resolve_classes(cell, wanted_classes)[1]
-        for name in wanted_classes:
-            if name not in matched:
-                raise unknown_name(f"class for suite {suite!r}", name, _available_classes(cells))
-
+    cells = _wanted_cells(spec, _csv(datasets))
+    wanted_methods, wanted_classes = _csv(methods), _csv(classes)
+    _check_methods(spec, cells, wanted_methods)
+    _check_classes(spec, cells, wanted_classes)
     seed_list = _parse_seeds(seeds) if seeds is not None else list(spec.seeds)
     budget = int(iters) if iters is not None else spec.iters
-
     jobs: list[Job] = []
     for cell in cells:
-        names = list(cell.methods)
-        if wanted_methods is not None:
-            names = [
-                m
-                for m in (*cell.methods, *cell.optional_methods)
-                if m in wanted_methods
-                # a base name ("piad") selects its variant rows when it is no row itself
-                or (
-                    split_label(m)[0] in wanted_methods
-                    and split_label(m)[0] not in cell.methods
-                    and m not in cell.optional_methods
-                )
-            ]
         for normal in _resolve_classes(cell, wanted_classes)[0]:
-            for name in names:
+            for name in _cell_methods(cell, wanted_methods):
                 method = MethodSpec.from_suite(name, variant).check()
                 trains = METHODS.get(method.method).trains
                 overrides = freeze_overrides(spec.overrides.get(method.method))
-                for seed in seed_list:
-                    jobs.append(
-                        Job(
-                            suite=spec.name,
-                            dataset=cell.dataset,
-                            protocol=cell.protocol,
-                            normal=normal,
-                            method=method.method,
-                            variant=method.job_variant,
-                            seed=seed,
-                            iters=budget if trains else None,
-                            overrides=overrides,
-                        )
+                jobs += [
+                    Job(
+                        suite=spec.name,
+                        dataset=cell.dataset,
+                        protocol=cell.protocol,
+                        normal=normal,
+                        method=method.method,
+                        variant=method.job_variant,
+                        seed=seed,
+                        iters=budget if trains else None,
+                        overrides=overrides,
                     )
+                    for seed in seed_list
+                ]
     if not jobs:
         raise PIADError(f"no job of suite {suite!r} matches the filters; drop a filter")
     return jobs
+
+
+def _wanted_cells(spec: SuiteSpec, wanted: list[str] | None) -> list[Cell]:
+    """The suite's cells of the ``--datasets`` named (all without the filter)."""
+    if wanted is None:
+        return list(spec.cells)
+    for name in wanted:
+        if name not in spec.datasets:
+            raise unknown_name(f"dataset for suite {spec.name!r}", name, spec.datasets)
+    return [c for c in spec.cells if c.dataset in wanted]
+
+
+def _check_methods(spec: SuiteSpec, cells: list[Cell], wanted: list[str] | None) -> None:
+    """Every ``--methods`` name is a method (or a base name) of one of ``cells``."""
+    if wanted is None:
+        return
+    offered = {m for c in cells for m in (*c.methods, *c.optional_methods)}
+    aliases = offered | {split_label(m)[0] for m in offered}
+    for name in wanted:
+        if name not in aliases:
+            raise unknown_name(f"method for suite {spec.name!r}", name, aliases)
+
+
+def _check_classes(spec: SuiteSpec, cells: list[Cell], wanted: list[str] | None) -> None:
+    """Every ``--classes`` name is a normal class of one of ``cells``."""
+    if wanted is None:
+        return
+    matched: set[str] = set()
+    for cell in cells:
+        matched |= _resolve_classes(cell, wanted)[1]
+    for name in wanted:
+        if name not in matched:
+            raise unknown_name(f"class for suite {spec.name!r}", name, _available_classes(cells))
+
+
+def _cell_methods(cell: Cell, wanted: list[str] | None) -> list[str]:
+    """The methods a cell runs under ``--methods`` (all its default ones without the filter);
+    a base name ("piad") selects its variant rows when it is no row itself."""
+    if wanted is None:
+        return list(cell.methods)
+    return [
+        m
+        for m in (*cell.methods, *cell.optional_methods)
+        if m in wanted
+        or (
+            split_label(m)[0] in wanted
+            and split_label(m)[0] not in cell.methods
+            and m not in cell.optional_methods
+        )
+    ]
 
 
 def _parse_seeds(seeds: Iterable[int] | str) -> list[int]:

@@ -20,8 +20,8 @@ from collections.abc import Iterable
 
 from benchmarks.data.info import dataset_info
 from benchmarks.data.protocols import normal_classes
-from benchmarks.experiments import methods as _builtin_methods  # noqa: F401  (registers them)
 from benchmarks.experiments.method_spec import MethodSpec, split_label
+from benchmarks.experiments.methods import ABLATION_SETTINGS  # (and registers the methods)
 from benchmarks.registry import DATASETS, METHODS, PROTOCOLS
 from piad.errors import PIADError
 
@@ -57,6 +57,13 @@ def reported_method(label: str) -> str:
     if s.method not in METHODS:
         return s.method
     return METHODS.get(s.method).reported_name(s.variant)
+
+
+def is_ablation_row(label: str) -> bool:
+    """Whether ``label`` (ours or a reported method) is one of PIAD's ablation rows, the rows
+    of Table 3 (right) (``piad-ablation-perc``, ``piad-paper-ablation-mse``)."""
+    s = spec(label)
+    return s.method == "piad" and s.variant in ABLATION_SETTINGS
 
 
 def reported_name(method: str) -> str:

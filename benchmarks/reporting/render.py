@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
+from benchmarks.experiments.jobs import job_slug
 from benchmarks.experiments.results import EXTRA_METRICS, collect
 from benchmarks.reporting.aggregate import aggregate, budget_note
 from benchmarks.reporting.plots import job_roc, plot_bars
@@ -41,7 +42,7 @@ def failures_table(results: pd.DataFrame) -> list[list[str]]:
     failed = results[results["status"] == "failed"].drop_duplicates("path")
     rows = []
     for r in failed.itertuples(index=False):
-        slug = f"{r.dataset}/{r.method_label}/{r.normal}/seed{r.seed}"
+        slug = job_slug(r.dataset, r.method_label, r.normal, r.seed)
         rows.append([slug, short_error(r.error)])
     return rows
 

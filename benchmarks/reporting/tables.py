@@ -25,6 +25,7 @@ from benchmarks.reporting.names import (
     display_name,
     full_classes,
     group_order,
+    is_ablation_row,
     method_key,
     reported_dataset,
     reported_method,
@@ -81,11 +82,11 @@ def _ours_and_competitors(
     with_paper = {m for m in ours if reported_method(m) in set(rep["method"])}
     covered = {reported_method(m) for m in ours}
     competitors: list[str] = []
-    if any(not reported_method(m).startswith("piad-") for m in ours):
+    if any(not is_ablation_row(reported_method(m)) for m in ours):
         competitors = [
             m
             for m in sorted(set(rep["method"]) - covered, key=method_key)
-            if not m.startswith("piad-") and not is_reference(m)
+            if not is_ablation_row(m) and not is_reference(m)
         ]
     return ours, competitors, with_paper
 
@@ -198,7 +199,7 @@ def table3_left(agg: pd.DataFrame, reported: pd.DataFrame | None) -> TableBlock 
             for d in datasets
             for m in _reported_methods(reported, d)["method"]
             if m not in {reported_method(o) for o in ours}
-            and not m.startswith("piad-")
+            and not is_ablation_row(m)
             and not is_reference(m)
         },
         key=method_key,
@@ -262,9 +263,13 @@ def table3_center(agg: pd.DataFrame) -> TableBlock | None:
     return TableBlock("table3-center", title, header, rows)
 
 
+def _is_ablation(method: object) -> bool:
+    return isinstance(method, str) and is_ablation_row(method)
+
+
 def table3_right(agg: pd.DataFrame) -> TableBlock | None:
     """Table 3 (right): the ablation rows' CIFAR-10 averages."""
-    part = agg[(agg["kind"] == "avg") & agg["reported_method"].str.startswith("piad-ablation-")]
+    part = agg[(agg["kind"] == "avg") & agg["reported_method"].map(_is_ablation)]
     if not len(part):
         return None
     max_n = int(part["n"].max())

@@ -122,6 +122,12 @@ def add_parser(sub: Any) -> None:
         help="refuse unreadable image files instead of skipping them",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _watch_options(p)
+    p.set_defaults(run=run)
+
+
+def _watch_options(p: argparse.ArgumentParser) -> None:
+    """--eval-every, --eval-dir, --eval-labels, --tensorboard: watching, never changing."""
     watch = p.add_argument_group("watching the training (PIAD; never changes the model)")
     watch.add_argument(
         "--eval-every",
@@ -146,7 +152,6 @@ def add_parser(sub: Any) -> None:
         help="TensorBoard event files in DIR (losses, gammas, gradient statistics, eval "
         "metrics, samples); needs pip install 'piad-suite[tensorboard]'",
     )
-    p.set_defaults(run=run)
 
 
 def _recorded_piad(config: PIADConfig, record: dict[str, Any]) -> Any:
