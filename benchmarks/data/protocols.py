@@ -130,7 +130,6 @@ def one_vs_all(ds: ImageSet, normal: str, seed: int) -> Split:
 
     MNIST digit 0: 5,923 train; 10,000 test of which 980 normal (section 4.1).
     """
-    check_protocol("one_vs_all", ds.info.name)
     c = class_index(ds.info, normal)
     train = np.flatnonzero((ds.partition == "train") & (ds.labels == c))
     test = np.flatnonzero(ds.partition == "test")
@@ -177,13 +176,11 @@ def gpnd_80_20(ds: ImageSet, normal: str, seed: int) -> Split:
     """GPND's protocol (section 4.1): pool all images; per class 80% train / 20% test; the
     test set of the normal class is its 20% plus as many images drawn from the other classes'
     20%."""
-    check_protocol("gpnd_80_20", ds.info.name)
     return _gpnd(ds, "gpnd_80_20", normal, seed)
 
 
 def coil100_30(ds: ImageSet, normal: str, seed: int) -> Split:
     """``gpnd_80_20`` on COIL-100, restricted to the authors' 30 fixed normal objects."""
-    check_protocol("coil100_30", ds.info.name)
     c = class_index(ds.info, normal)
     if c not in COIL100_NORMAL_LABELS:
         raise PIADError(
@@ -197,7 +194,6 @@ def coil100_30(ds: ImageSet, normal: str, seed: int) -> Split:
 def _celeba(
     ds: ImageSet, protocol: str, normal: str, seed: int, excluded: tuple[str, ...]
 ) -> Split:
-    check_protocol(protocol, ds.info.name)
     if normal != CELEBA_NORMAL:
         raise PIADError(
             f"{protocol} has one normal set, named {CELEBA_NORMAL!r}, not {normal!r}; "
@@ -246,7 +242,6 @@ def celeba_attributes_extended(ds: ImageSet, normal: str, seed: int) -> Split:
 
 def lsun_bedroom(ds: ImageSet, normal: str, seed: int) -> Split:
     """Train: bedroom_train; test: bedroom_val (normal) and conference_room_val (anomaly)."""
-    check_protocol("lsun_bedroom", ds.info.name)
     if normal != LSUN_NORMAL:
         raise PIADError(f"lsun_bedroom's normal class is {LSUN_NORMAL!r}, not {normal!r}")
     train = np.flatnonzero(ds.partition == "bedroom_train")
@@ -309,6 +304,7 @@ for _protocol in _BUILTIN:
 def make_split(protocol: str, dataset: ImageSet, normal: str, seed: int) -> Split:
     """The split of ``dataset`` for ``protocol``, normal class ``normal`` and ``seed``."""
     spec = PROTOCOLS.get(protocol)
+    check_protocol(protocol, dataset.info.name)  # the one check every split goes through
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise PIADError(f"seed must be a non-negative integer, not {seed!r}")
     return spec.split(dataset, str(normal), int(seed))
