@@ -190,7 +190,7 @@ def build_ocsvm(
     from baselines import OCSVM
     from baselines.ocsvm import VARIANTS
 
-    return OCSVM(**VARIANTS[job.variant or "default"], seed=job.seed, n_jobs=threads)
+    return OCSVM(**VARIANTS[job.spec.variant or "default"], seed=job.seed, n_jobs=threads)
 
 
 def build_kde(
@@ -199,7 +199,7 @@ def build_kde(
     from baselines import KDE
     from baselines.kde import VARIANTS
 
-    return KDE(**VARIANTS[job.variant or "default"], seed=job.seed, n_jobs=threads)
+    return KDE(**VARIANTS[job.spec.variant or "default"], seed=job.seed, n_jobs=threads)
 
 
 def deep_svdd_budget(iters: int | None, family: str) -> tuple[int | None, int | None]:
@@ -229,7 +229,7 @@ def build_deep_svdd(
 
     family = "mnist" if info.channels == 1 else "cifar10"
     pretrain, epochs = deep_svdd_budget(job.iters, family)
-    objective = "soft-boundary" if job.variant == "soft" else "one-class"
+    objective = "soft-boundary" if job.spec.variant == "soft" else "one-class"
     return DeepSVDD(
         objective=objective,
         family=family,
