@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlencode, urljoin
 
 from benchmarks.data.remote import Checksum
@@ -171,74 +171,130 @@ def _transfer(
     Raises :class:`SourceFailed` (this URL cannot serve it), :class:`Dropped` (stopped
     part-way, ``part`` keeps the bytes) or :class:`_Follow` (a confirmation page).
     """
+    offset = _resume_offset(part, size)
+    if size is not None and offset == size:
+        return
+    response = _open(url, part, size, offset, desc=desc, progress=progress, timeout=timeout)
+    if response is None:
+        return
+    with response:
+        first = _first_bytes(response, url, offset)
+        plan = _body_plan(response, offset)
+        if plan is None:  # not the bytes we asked for: start again from zero
+            response.close()
+            part.unlink()
+            return _transfer(url, part, size, desc=desc, progress=progress, timeout=timeout)
+        offset, mode, total = plan
+        if size is not None and total is not None and total != size:
+            if part.exists():
+                part.unlink()
+            raise SourceFailed(f"the server offers {total} bytes, expected {size}")
+        received = _write_body(
+            response, first, part, mode, offset, desc=desc, total=total or size, progress=progress
+        )
+    expected = total if total is not None else size
+    if expected is not None and received < expected:
+        raise Dropped(f"connection closed after {received} of {expected} bytes")
+
+
+def _resume_offset(part: Path, size: int | None) -> int:
+    """Bytes already in ``part``; a part longer than the expected size is deleted (0)."""
     offset = part.stat().st_size if part.exists() else 0
     if size is not None and offset > size:
         part.unlink()
         offset = 0
-    if size is not None and offset == size:
-        return
+    return offset
+
+
+def _open(
+    url: str,
+    part: Path,
+    size: int | None,
+    offset: int,
+    *,
+    desc: str,
+    progress: bool,
+    timeout: float,
+) -> Any:
+    """The response to a GET of ``url`` from ``offset`` on; ``None`` once nothing is left to do.
+
+    A ``416`` answer to a resumption means ``part`` is complete (``None``) or not a prefix of
+    the file (deleted, and the transfer starts again from zero before ``None`` is returned).
+    """
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
     request = urllib.request.Request(url, headers=headers)
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        return urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as err:
         if err.code == 416 and offset:  # our part is at least as long as the file
             _, total = _content_range(err.headers.get("Content-Range"))
             if total == offset:
-                return
+                return None
             part.unlink()  # longer than the file: not a prefix of it, start again
-            return _transfer(url, part, size, desc=desc, progress=progress, timeout=timeout)
+            _transfer(url, part, size, desc=desc, progress=progress, timeout=timeout)
+            return None
         raise SourceFailed(f"HTTP {err.code} {err.reason}") from err
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
         reason = getattr(err, "reason", err)
         text = one_line(reason) if isinstance(reason, BaseException) else str(reason)
         raise SourceFailed(f"cannot connect ({text})") from err
-    with response:
-        status = response.status
-        length = response.headers.get("Content-Length")
-        content_type = response.headers.get("Content-Type", "").lower()
+
+
+def _first_bytes(response: Any, url: str, offset: int) -> bytes:
+    """The body's first bytes; an HTML answer raises (:func:`html_answer`) instead."""
+    status = response.status
+    content_type = response.headers.get("Content-Type", "").lower()
+    try:
+        first: bytes = response.read(min(CHUNK, 4096))
+    except (OSError, http.client.HTTPException) as err:
+        raise Dropped(f"connection lost ({one_line(err)})") from err
+    if "text/html" in content_type or ((not offset or status == 200) and looks_like_html(first)):
+        html_answer(first + response.read(HTML_SNIFF), url)
+    return first
+
+
+def _body_plan(response: Any, offset: int) -> tuple[int, str, int | None] | None:
+    """(offset, file mode, total size) to write the body with; ``None``: a wrong range."""
+    if offset and response.status == 206:
+        start, total = _content_range(response.headers.get("Content-Range"))
+        if start != offset:
+            return None
+        return offset, "ab", total
+    # 200: a fresh download, or a server that ignores Range: start again
+    length = response.headers.get("Content-Length")
+    return 0, "wb", int(length) if length and length.isdigit() else None
+
+
+def _write_body(
+    response: Any,
+    first: bytes,
+    part: Path,
+    mode: str,
+    offset: int,
+    *,
+    desc: str,
+    total: int | None,
+    progress: bool,
+) -> int:
+    """Write ``first`` and the rest of the body to ``part`` (synced); the length reached."""
+    received = offset
+    part.parent.mkdir(parents=True, exist_ok=True)
+    with open(part, mode) as out, _progress_bar(desc, total, offset, progress) as bar:
         try:
-            first = response.read(min(CHUNK, 4096))
+            chunk = first
+            while chunk:
+                out.write(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
+                chunk = response.read(CHUNK)
         except (OSError, http.client.HTTPException) as err:
-            raise Dropped(f"connection lost ({one_line(err)})") from err
-        if "text/html" in content_type or (
-            (not offset or status == 200) and looks_like_html(first)
-        ):
-            html_answer(first + response.read(HTML_SNIFF), url)
-        if offset and status == 206:
-            start, total = _content_range(response.headers.get("Content-Range"))
-            if start != offset:  # not the bytes we asked for: start again from zero
-                response.close()
-                part.unlink()
-                return _transfer(url, part, size, desc=desc, progress=progress, timeout=timeout)
-            mode = "ab"
-        else:  # 200: a fresh download, or a server that ignores Range: start again
-            offset, mode = 0, "wb"
-            total = int(length) if length and length.isdigit() else None
-        if size is not None and total is not None and total != size:
-            if part.exists():
-                part.unlink()
-            raise SourceFailed(f"the server offers {total} bytes, expected {size}")
-        received = offset
-        part.parent.mkdir(parents=True, exist_ok=True)
-        with open(part, mode) as out, _progress_bar(desc, total or size, offset, progress) as bar:
-            try:
-                chunk = first
-                while chunk:
-                    out.write(chunk)
-                    received += len(chunk)
-                    bar.update(len(chunk))
-                    chunk = response.read(CHUNK)
-            except (OSError, http.client.HTTPException) as err:
-                raise Dropped(f"connection lost after {received} bytes ({one_line(err)})") from err
-            finally:
-                out.flush()
-                os.fsync(out.fileno())
-    expected = total if total is not None else size
-    if expected is not None and received < expected:
-        raise Dropped(f"connection closed after {received} of {expected} bytes")
+            raise Dropped(f"connection lost after {received} bytes ({one_line(err)})") from err
+        finally:
+            out.flush()
+            os.fsync(out.fileno())
+    return received
 
 
 # --------------------------------------------------------------------------- public
@@ -311,57 +367,105 @@ def download(
     mismatch: ChecksumMismatch | None = None
     dest.parent.mkdir(parents=True, exist_ok=True)
     for url in urls:
-        target, follows, attempt = url, 0, 0
-        while True:
-            try:
-                _transfer(target, part, size, desc=dest.name, progress=progress, timeout=timeout)
-                break
-            except _Follow as jump:
-                follows += 1
-                if follows > 2:
-                    failures.append(f"{url}: confirmation pages without end")
-                    target = ""
-                    break
-                target = jump.url
-            except Dropped as err:
-                attempt += 1
-                if attempt > retries:
-                    failures.append(f"{target}: {err}")
-                    target = ""
-                    break
-                time.sleep(retry_wait)
-            except SourceFailed as err:
-                failures.append(f"{target}: {err}")
-                target = ""
-                break
+        target = _transfer_from(
+            url, part, size, dest.name, failures, progress, timeout, retries, retry_wait
+        )
         if not target:
             continue
         got_size = part.stat().st_size
         got = _digest(part, algorithm)
-        if size is not None and got_size != size:
-            problem = f"size (expected {size} bytes, got {got_size})"
-        elif checksum is not None and got != checksum.hexdigest:
-            problem = f"{algorithm} ({checksum_origin}: expected {checksum.hexdigest}, got {got})"
-        else:
-            if accept is not None:
-                try:
-                    accept(part)
-                except PIADError as err:
-                    part.unlink()
-                    raise PIADError(
-                        f"{dest.name} from {target} is refused: {err}; the download was deleted "
-                        "and nothing was placed"
-                    ) from err
+        problem = _problem(got_size, got, size, checksum, algorithm, checksum_origin)
+        if problem is None:
+            _accept(part, dest, target, accept)
             os.replace(part, dest)
             _fsync_dir(dest.parent)
             return Downloaded(dest, target, got_size, algorithm, got)
         part.unlink()
-        mismatch = ChecksumMismatch(
-            f"{dest.name} from {target} fails its {problem}; the download was deleted and "
-            "nothing was placed: run the fetch again, and if it fails again the source has "
-            "changed, so check it before trusting it"
-        )
+        mismatch = _mismatch(dest, target, problem)
         failures.append(f"{target}: wrong {problem.split(' ', 1)[0]}")
+    _give_up(dest, part, failures, mismatch)
+
+
+def _transfer_from(
+    url: str,
+    part: Path,
+    size: int | None,
+    desc: str,
+    failures: list[str],
+    progress: bool,
+    timeout: float,
+    retries: int,
+    retry_wait: float,
+) -> str:
+    """The URL that brought ``part`` to full length from ``url``, else "" (why in ``failures``).
+
+    Follows at most two confirmation pages and resumes a dropped transfer ``retries`` times.
+    """
+    target, follows, attempt = url, 0, 0
+    while True:
+        try:
+            _transfer(target, part, size, desc=desc, progress=progress, timeout=timeout)
+            return target
+        except _Follow as jump:
+            follows += 1
+            if follows > 2:
+                failures.append(f"{url}: confirmation pages without end")
+                return ""
+            target = jump.url
+        except Dropped as err:
+            attempt += 1
+            if attempt > retries:
+                failures.append(f"{target}: {err}")
+                return ""
+            time.sleep(retry_wait)
+        except SourceFailed as err:
+            failures.append(f"{target}: {err}")
+            return ""
+
+
+def _problem(
+    got_size: int,
+    got: str,
+    size: int | None,
+    checksum: Checksum | None,
+    algorithm: str,
+    checksum_origin: str,
+) -> str | None:
+    """What is wrong with the received bytes (size, then checksum); ``None`` if nothing."""
+    if size is not None and got_size != size:
+        return f"size (expected {size} bytes, got {got_size})"
+    if checksum is not None and got != checksum.hexdigest:
+        return f"{algorithm} ({checksum_origin}: expected {checksum.hexdigest}, got {got})"
+    return None
+
+
+def _mismatch(dest: Path, target: str, problem: str) -> ChecksumMismatch:
+    """The error for bytes from ``target`` that fail their ``problem`` (size or checksum)."""
+    return ChecksumMismatch(
+        f"{dest.name} from {target} fails its {problem}; the download was deleted and "
+        "nothing was placed: run the fetch again, and if it fails again the source has "
+        "changed, so check it before trusting it"
+    )
+
+
+def _accept(part: Path, dest: Path, target: str, accept: Callable[[Path], None] | None) -> None:
+    """The caller's last check of the verified part file; a refusal deletes it and raises."""
+    if accept is None:
+        return
+    try:
+        accept(part)
+    except PIADError as err:
+        part.unlink()
+        raise PIADError(
+            f"{dest.name} from {target} is refused: {err}; the download was deleted "
+            "and nothing was placed"
+        ) from err
+
+
+def _give_up(
+    dest: Path, part: Path, failures: list[str], mismatch: ChecksumMismatch | None
+) -> NoReturn:
+    """Raise the error of a download no URL could give (a lone mismatch as it is)."""
     if mismatch is not None and len(failures) == 1:
         raise mismatch
     kept = part.stat().st_size if part.exists() else 0

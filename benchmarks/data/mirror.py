@@ -238,85 +238,24 @@ def _check_and_place(
     progress: bool,
     tqdm: Any,
 ) -> list[Path]:
-    for part in PARTITIONS:
-        columns = set(loaded[part].column_names)
-        if mirror.image_column not in columns:
-            raise _refuse(mirror, f"its {part} split has no image column {mirror.image_column!r}")
-        lacking = [a for a in sources.CELEBA_ATTRIBUTES if a not in columns]
-        if lacking:
-            raise _refuse(
-                mirror,
-                f"its {part} split lacks {len(lacking)} of the 40 attribute columns "
-                f"({', '.join(lacking[:3])}{' ...' if len(lacking) > 3 else ''})",
-            )
-    counts = {part: len(loaded[part]) for part in PARTITIONS}
-    expected = dict(sources.CELEBA_PARTITION_SIZES)
-    if counts != expected:
-        got = " / ".join(f"{counts[p]:,}" for p in PARTITIONS)
-        want = " / ".join(f"{expected[p]:,}" for p in PARTITIONS)
-        raise _refuse(
-            mirror,
-            f"its train/valid/test splits hold {got} images ({sum(counts.values()):,}), "
-            f"the official partition {want} ({sum(expected.values()):,})",
-        )
+    """Check the loaded splits, convert them in a staging folder and place what passes."""
+    _check_columns(mirror, loaded)
+    counts = _check_counts(mirror, loaded)
     reference: tuple[list[str], np.ndarray, np.ndarray] | None = None
     reference_what = ""
-    kept: dict[str, Path] = {}
-    if mirror.annotation_files:
-        for official_name, repo_path in mirror.annotation_files.items():
-            path = _annotation_file(mirror, repo_path, cache)
-            md5 = sources.file_digest(path, "md5")
-            want = sources.celeba_official_md5(official_name)
-            if md5 != want:
-                raise _refuse(mirror, f"its {official_name} has md5 {md5}, the official {want}")
-            kept[official_name] = path
+    kept = _checked_annotations(mirror, cache)
     if (folder / ATTR_FILE).is_file() and (folder / PARTITION_FILE).is_file():
         reference, reference_what = parse_tables(folder), f"the official tables in {folder}"
-    official = official_names()
     folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".piad-mirror-", dir=folder))
     try:
         images = staging / "img_align_celeba"
         images.mkdir()
-        names: list[str] = []
-        codes: list[int] = []
-        attributes = []
-        named: bool | None = None
         bar = tqdm(
             total=sum(counts.values()), desc="celeba (mirror)", unit="img", disable=not progress
         )
-        with bar:
-            for code, part in enumerate(PARTITIONS):
-                attributes.append(_attribute_array(mirror, loaded[part], part))
-                part_names = []
-                for i, (data, stored) in enumerate(_images(mirror, loaded[part])):
-                    base = PurePosixPath(stored).name if stored else ""
-                    has_name = bool(_NAME.fullmatch(base))
-                    if named is None:
-                        named = has_name
-                    elif named != has_name:
-                        raise _refuse(
-                            mirror, "some images carry official file names and others do not"
-                        )
-                    name = base if named else official[part][i]
-                    _check_image(mirror, data, name)
-                    (images / name).write_bytes(data)  # type: ignore[arg-type]
-                    part_names.append(name)
-                    bar.update(1)
-                if named and sorted(part_names) != official[part]:
-                    odd = sorted(set(part_names) ^ set(official[part]))
-                    example = odd[0] if odd else "a duplicated name"
-                    raise _refuse(
-                        mirror, f"its {part} split is not the official partition (e.g. {example})"
-                    )
-                names += part_names
-                codes += [code] * len(part_names)
-        order = np.argsort(np.array(names))
-        names = [names[i] for i in order]
-        attr_table = np.concatenate(attributes)[order]
-        code_table = np.array(codes, dtype=np.int8)[order]
-        ours = (names, attr_table, code_table)
-        attr_text, part_text = format_tables(names, attr_table, code_table)
+        ours = _write_images(mirror, loaded, images, bar)
+        attr_text, part_text = format_tables(*ours)
         if kept:
             for official_name, path in kept.items():
                 shutil.copyfile(path, staging / official_name)
@@ -331,6 +270,108 @@ def _check_and_place(
         return _place(staging, folder, with_tables=reference is None)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_columns(mirror: HubMirror, loaded: Mapping[str, Any]) -> None:
+    """Refuse a split without the image column or any of the 40 attribute columns."""
+    for part in PARTITIONS:
+        columns = set(loaded[part].column_names)
+        if mirror.image_column not in columns:
+            raise _refuse(mirror, f"its {part} split has no image column {mirror.image_column!r}")
+        lacking = [a for a in sources.CELEBA_ATTRIBUTES if a not in columns]
+        if lacking:
+            raise _refuse(
+                mirror,
+                f"its {part} split lacks {len(lacking)} of the 40 attribute columns "
+                f"({', '.join(lacking[:3])}{' ...' if len(lacking) > 3 else ''})",
+            )
+
+
+def _check_counts(mirror: HubMirror, loaded: Mapping[str, Any]) -> dict[str, int]:
+    """The images per partition; refused unless they are the official partition sizes."""
+    counts = {part: len(loaded[part]) for part in PARTITIONS}
+    expected = dict(sources.CELEBA_PARTITION_SIZES)
+    if counts != expected:
+        got = " / ".join(f"{counts[p]:,}" for p in PARTITIONS)
+        want = " / ".join(f"{expected[p]:,}" for p in PARTITIONS)
+        raise _refuse(
+            mirror,
+            f"its train/valid/test splits hold {got} images ({sum(counts.values()):,}), "
+            f"the official partition {want} ({sum(expected.values()):,})",
+        )
+    return counts
+
+
+def _checked_annotations(mirror: HubMirror, cache: Path) -> dict[str, Path]:
+    """The mirror's original annotation files (official name -> path), each md5-checked."""
+    kept: dict[str, Path] = {}
+    if mirror.annotation_files:
+        for official_name, repo_path in mirror.annotation_files.items():
+            path = _annotation_file(mirror, repo_path, cache)
+            md5 = sources.file_digest(path, "md5")
+            want = sources.celeba_official_md5(official_name)
+            if md5 != want:
+                raise _refuse(mirror, f"its {official_name} has md5 {md5}, the official {want}")
+            kept[official_name] = path
+    return kept
+
+
+def _write_images(
+    mirror: HubMirror, loaded: Mapping[str, Any], images: Path, bar: Any
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Check and write every image into ``images``; names, attributes, codes sorted by name."""
+    official = official_names()
+    names: list[str] = []
+    codes: list[int] = []
+    attributes = []
+    named: bool | None = None
+    with bar:
+        for code, part in enumerate(PARTITIONS):
+            attributes.append(_attribute_array(mirror, loaded[part], part))
+            part_names, named = _write_part(
+                mirror, loaded[part], official[part], named, images, bar
+            )
+            if named and sorted(part_names) != official[part]:
+                odd = sorted(set(part_names) ^ set(official[part]))
+                example = odd[0] if odd else "a duplicated name"
+                raise _refuse(
+                    mirror, f"its {part} split is not the official partition (e.g. {example})"
+                )
+            names += part_names
+            codes += [code] * len(part_names)
+    order = np.argsort(np.array(names))
+    names = [names[i] for i in order]
+    attr_table = np.concatenate(attributes)[order]
+    code_table = np.array(codes, dtype=np.int8)[order]
+    return names, attr_table, code_table
+
+
+def _write_part(
+    mirror: HubMirror,
+    split_data: Any,
+    official: list[str],
+    named: bool | None,
+    images: Path,
+    bar: Any,
+) -> tuple[list[str], bool | None]:
+    """One partition's images, checked and written; their names and whether they are named.
+
+    ``named``: whether the images seen so far carry official file names (``None``: none seen).
+    """
+    part_names = []
+    for i, (data, stored) in enumerate(_images(mirror, split_data)):
+        base = PurePosixPath(stored).name if stored else ""
+        has_name = bool(_NAME.fullmatch(base))
+        if named is None:
+            named = has_name
+        elif named != has_name:
+            raise _refuse(mirror, "some images carry official file names and others do not")
+        name = base if named else official[i]
+        _check_image(mirror, data, name)
+        (images / name).write_bytes(data)  # type: ignore[arg-type]
+        part_names.append(name)
+        bar.update(1)
+    return part_names, named
 
 
 def _place(staging: Path, folder: Path, with_tables: bool) -> list[Path]:

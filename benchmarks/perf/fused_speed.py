@@ -143,79 +143,30 @@ def measure_fused(
 
 
 def _measure(s: FusedBenchSettings, cuda: bool, load_before: float) -> dict[str, Any]:
-    import torch
-
-    from piad.config import PIADConfig
-    from piad.perceptual import load_perceptual
-    from piad.training import Trainer
-    from piad.training.fused import FusedTrainer
-    from piad.training.fused_step import FusedGroup
-
+    """One measurement of ``s`` in this process; the row :func:`measure_fused` returns."""
     reset_peak_memory(s.device)
-    changes: dict[str, Any] = {"batch_size": s.batch_size, "device": s.device,
-                               "perceptual_weights": s.weights}  # fmt: skip
-    if s.tiny:
-        tiny_changes, features = _tiny_parts()
-        changes.update(tiny_changes)
-        features = features.to(s.device)
-    else:
-        features = load_perceptual(s.weights, None, torch.device(s.device))
-    configs = [PIADConfig.preset(s.preset, seed=seed, **changes) for seed in range(s.k)]
+    configs, features = _configs_and_features(s)
     c = configs[0]
-    n = s.n_images or TRAIN_IMAGES.get(s.preset, 5000)
-    shape = (n, c.in_channels, c.image_size, c.image_size)
-
-    def images(seed: int) -> torch.Tensor:
-        g = torch.Generator().manual_seed(seed)
-        return torch.randint(0, 256, shape, dtype=torch.uint8, generator=g)
-
-    shared = images(0)
-    image_list = [shared if s.share_images else images(i) for i in range(s.k)]
+    image_list = _image_list(s, c)
     kw = {"features": features, "progress": False, "autocast": s.autocast}
-
-    def sync() -> None:
-        synchronize(s.device)
-
     t0 = time.perf_counter()
-    steppers: list[Any]
-    if s.mode == "fused":
-        fused = FusedTrainer(configs, image_list, feature_cache=s.feature_cache, **kw)
-        cache_bytes = fused.prepare_feature_caches()
-        steppers = [FusedGroup(fused.members, fused.features)]
-    else:
-        steppers = [Trainer(cfg, x, feature_cache=s.feature_cache, **kw)
-                    for cfg, x in zip(configs, image_list)]  # fmt: skip
-        cache_bytes = _prepare_caches(steppers, s.share_images)
-    sync()
+    steppers, cache_bytes, first = _build_steppers(s, configs, image_list, kw)
+    synchronize(s.device)
     cache_build_s = time.perf_counter() - t0
-
-    def step(st: Any) -> float:
-        if (st.iteration + 1) % c.n_weight == 0:  # time plain iterations only
-            st.iteration += 1
-        t = time.perf_counter()
-        st.step()
-        return time.perf_counter() - t
-
     for _ in range(s.warmup):
         for st in steppers:
-            step(st)
-    sync()
+            _step(st, c.n_weight)
+    synchronize(s.device)
     peak_rss = peak_rss_gb()  # the measured setting alone (the paired reference comes next)
     reference = None
     if s.paired:  # one solo trainer (member 0's job), stepped in turn with the measured setting
-        reference = Trainer(configs[0], image_list[0], feature_cache=s.feature_cache, **kw)
-        if s.mode == "fused" and fused.members[0]._fx_cache is not None:
-            reference._fx_cache, reference._cache_decided = fused.members[0]._fx_cache, True
-        elif s.mode == "loop":
-            reference._fx_cache, reference._cache_decided = steppers[0]._fx_cache, True
-        for _ in range(s.warmup):
-            step(reference)
+        reference = _paired_reference(s, configs[0], image_list[0], first, kw)
     start, times, ref_times = time.perf_counter(), [], []
     for _ in range(s.iters):
         if reference is not None:
-            ref_times.append(step(reference))
-        times.append(sum(step(st) for st in steppers))
-    sync()
+            ref_times.append(_step(reference, c.n_weight))
+        times.append(sum(_step(st, c.n_weight) for st in steppers))
+    synchronize(s.device)
     elapsed = time.perf_counter() - start
     # CUDA: no host sync per step, so per-step times are launch times; use the loop's mean
     s_step = statistics.median(times) if not cuda else (elapsed - sum(ref_times)) / s.iters
@@ -235,18 +186,108 @@ def _measure(s: FusedBenchSettings, cuda: bool, load_before: float) -> dict[str,
         "cache_build_s": cache_build_s,
         "load_before": load_before,
         "load_after": load_average(),
-        "note": " ".join(
-            part
-            for part, on in (
-                ("tiny config", s.tiny),
-                ("shared images and cache", s.share_images and s.k > 1),
-                (f"autocast {s.autocast}", s.autocast != "none"),
-                ("tf32", s.tf32 and cuda),
-                (f"feature cache {s.feature_cache}", s.feature_cache != "auto"),
-            )
-            if on
-        ),
+        "note": _note(s, cuda),
     }
+    _add_derived(row, s, cuda, ref_times)
+    return row
+
+
+def _configs_and_features(s: FusedBenchSettings) -> tuple[list[Any], Any]:
+    """The K members' configs (seeds 0..K-1) and the perceptual network they share."""
+    import torch
+
+    from piad.config import PIADConfig
+    from piad.perceptual import load_perceptual
+
+    changes: dict[str, Any] = {"batch_size": s.batch_size, "device": s.device,
+                               "perceptual_weights": s.weights}  # fmt: skip
+    if s.tiny:
+        tiny_changes, features = _tiny_parts()
+        changes.update(tiny_changes)
+        features = features.to(s.device)
+    else:
+        features = load_perceptual(s.weights, None, torch.device(s.device))
+    configs = [PIADConfig.preset(s.preset, seed=seed, **changes) for seed in range(s.k)]
+    return configs, features
+
+
+def _image_list(s: FusedBenchSettings, c: Any) -> list[Any]:
+    """Random uint8 training images per member: one shared tensor, or each its own."""
+    import torch
+
+    n = s.n_images or TRAIN_IMAGES.get(s.preset, 5000)
+    shape = (n, c.in_channels, c.image_size, c.image_size)
+
+    def images(seed: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(seed)
+        return torch.randint(0, 256, shape, dtype=torch.uint8, generator=g)
+
+    shared = images(0)
+    return [shared if s.share_images else images(i) for i in range(s.k)]
+
+
+def _build_steppers(
+    s: FusedBenchSettings, configs: list[Any], image_list: list[Any], kw: dict[str, Any]
+) -> tuple[list[Any], int, Any]:
+    """The measured steppers, their feature caches' bytes and member 0 (whose cache to share)."""
+    from piad.training import Trainer
+    from piad.training.fused import FusedTrainer
+    from piad.training.fused_step import FusedGroup
+
+    steppers: list[Any]
+    if s.mode == "fused":
+        fused = FusedTrainer(configs, image_list, feature_cache=s.feature_cache, **kw)
+        cache_bytes = fused.prepare_feature_caches()
+        steppers = [FusedGroup(fused.members, fused.features)]
+        return steppers, cache_bytes, fused.members[0]
+    steppers = [Trainer(cfg, x, feature_cache=s.feature_cache, **kw)
+                for cfg, x in zip(configs, image_list)]  # fmt: skip
+    cache_bytes = _prepare_caches(steppers, s.share_images)
+    return steppers, cache_bytes, steppers[0]
+
+
+def _step(st: Any, n_weight: int) -> float:
+    """Seconds of one plain iteration of ``st`` (a weight-policy iteration is skipped first)."""
+    if (st.iteration + 1) % n_weight == 0:  # time plain iterations only
+        st.iteration += 1
+    t = time.perf_counter()
+    st.step()
+    return time.perf_counter() - t
+
+
+def _paired_reference(
+    s: FusedBenchSettings, config: Any, images: Any, first: Any, kw: dict[str, Any]
+) -> Any:
+    """A warmed-up solo trainer of member 0's job, sharing member 0's feature cache."""
+    from piad.training import Trainer
+
+    reference = Trainer(config, images, feature_cache=s.feature_cache, **kw)
+    if s.mode == "loop" or (s.mode == "fused" and first._fx_cache is not None):
+        reference._fx_cache, reference._cache_decided = first._fx_cache, True
+    for _ in range(s.warmup):
+        _step(reference, config.n_weight)
+    return reference
+
+
+def _note(s: FusedBenchSettings, cuda: bool) -> str:
+    """The row's note: which non-default settings the measurement ran with."""
+    return " ".join(
+        part
+        for part, on in (
+            ("tiny config", s.tiny),
+            ("shared images and cache", s.share_images and s.k > 1),
+            (f"autocast {s.autocast}", s.autocast != "none"),
+            ("tf32", s.tf32 and cuda),
+            (f"feature cache {s.feature_cache}", s.feature_cache != "auto"),
+        )
+        if on
+    )
+
+
+def _add_derived(
+    row: dict[str, Any], s: FusedBenchSettings, cuda: bool, ref_times: list[float]
+) -> None:
+    """Per-model RSS, the paired solo reference (CPU) and the CUDA peak memory, into ``row``."""
     row["peak_rss_per_model_gb"] = row["peak_rss_gb"] / s.k
     if ref_times and not cuda:
         ref = statistics.median(ref_times)
@@ -255,7 +296,6 @@ def _measure(s: FusedBenchSettings, cuda: bool, load_before: float) -> dict[str,
     peak = peak_memory_bytes(s.device)
     if peak is not None:
         row["cuda_peak_gb"] = peak / (1 << 30)
-    return row
 
 
 # --------------------------------------------------------------------------------------------

@@ -303,7 +303,18 @@ def render_summary(check: Check) -> str:
     status = [[name, check.stages.get(name, {}).get("status", "not run"),
                check.stages.get(name, {}).get("outcome", "")] for name in STAGES]  # fmt: skip
     lines += ["## Stages", "", tabulate(status, ["stage", "status", "outcome"], "github"), ""]
-    c = check.stages.get("correctness", {})
+    lines += _correctness_lines(check.stages.get("correctness", {}))
+    lines += _speed_lines(check.stages.get("speed", {}))
+    lines += _column_lines(check.stages.get("column", {}))
+    lines += _projection_lines(check.stages.get("projection", {}))
+    return "\n".join(lines) + "\n"
+
+
+def _correctness_lines(c: dict[str, Any]) -> list[str]:
+    """Section 1: the CUDA tests' counts, outcomes and measured differences."""
+    from tabulate import tabulate
+
+    lines: list[str] = []
     if c:
         counts = ", ".join(f"{n} {k}" for k, n in sorted(c.get("counts", {}).items()))
         lines += [
@@ -321,7 +332,14 @@ def render_summary(check: Check) -> str:
             props = [[k, f"{v:.3g}"] for k, v in sorted(c["properties"].items())]
             lines += ["Measured differences (relative, max over entries):", "",
                       tabulate(props, ["quantity", "value"], "github"), ""]  # fmt: skip
-    s = check.stages.get("speed", {})
+    return lines
+
+
+def _speed_lines(s: dict[str, Any]) -> list[str]:
+    """Section 2: matmul peaks, FLOP per model-iteration, scoring and fused training rates."""
+    from tabulate import tabulate
+
+    lines: list[str] = []
     recs = s.get("records", [])
     if recs:
         lines += ["## 2. Speed and the bound", ""]
@@ -347,7 +365,14 @@ def render_summary(check: Check) -> str:
                   "peak GiB/model (CUDA; CPU: RSS)",
                   "bound fraction", "note"]  # fmt: skip
         lines += [tabulate(fused, header, "github"), ""]
-    col = check.stages.get("column", {})
+    return lines
+
+
+def _column_lines(col: dict[str, Any]) -> list[str]:
+    """Section 3: the fused Table 2 column's AUCs beside the CPU runs of the same budget."""
+    from tabulate import tabulate
+
+    lines: list[str] = []
     if col.get("jobs") is not None:
         k = col.get("fused_k")
         lines += [f"## 3. A real column: Table 2, MNIST, PIAD, seed 0, fused K={k}",
@@ -360,7 +385,14 @@ def render_summary(check: Check) -> str:
             tabulate(rows, ["digit", "status", "GPU AUC", "CPU AUC, same budget"], "github"),
             "",
         ]
-    p = check.stages.get("projection", {})
+    return lines
+
+
+def _projection_lines(p: dict[str, Any]) -> list[str]:
+    """Section 4: the projected PIAD wall-clock of the suites on this GPU."""
+    from tabulate import tabulate
+
+    lines: list[str] = []
     if p.get("rows"):
         rows = [[r["suite"], r["family"], r["model_iterations"], r["timed_as"], r["best_setting"],
                  _fmt(r.get("auto_k")), _fmt(r["model_it_per_s"]), _fmt(r["hours"])]
@@ -373,7 +405,7 @@ def render_summary(check: Check) -> str:
                   tabulate(rows, ["suite", "family", "model-iterations", "timed as", "setting",
                                   "auto K", "model-it/s", "hours"], "github"), "",
                   f"Table 2's PIAD jobs: {p.get('outcome')}.", ""]  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def write_summary(check: Check) -> None:

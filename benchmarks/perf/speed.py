@@ -159,25 +159,62 @@ def _tiny_features() -> Any:
 
 def measure(settings: BenchSettings) -> dict[str, float]:
     """All figures of one preset, in this process. Returns quantity -> value."""
-    import numpy as np
     import torch
-
-    from piad.config import PIADConfig
-    from piad.model import PIAD
-    from piad.perceptual import load_perceptual
-    from piad.training import Trainer
 
     s = settings
     torch.set_num_threads(s.threads)
     device = torch.device(s.device)
     cuda = device.type == "cuda"
+    clock = _clock(device)
+    config, features, images, trainer = _setup(s, device)
+    out: dict[str, float] = {}
+    t0 = clock()
+    cache = trainer.prepare_feature_cache()  # once per job, before the first iteration
+    if cache is not None:
+        out["feature_cache_build_s"] = clock() - t0
+        out["feature_cache_gb"] = cache.nbytes / (1 << 30)
+    n_dis = config.n_dis
+    timed_step = _step_timer(trainer, n_dis, clock)
+    out.update(_time_training(s, trainer, config, timed_step))
+    trainer.check_finite()
+    if s.train_only:
+        return out
 
-    def sync() -> None:
-        synchronize(device)
+    # data: the n_dis + 1 batches one iteration draws (already inside critic_s / enc_gen_s)
+    out["data_s"] = _time_data(s, trainer, n_dis, clock)
+
+    # weight-policy update iterations (t % n_weight == 0), each paired with the plain iteration
+    # right after it: the extra cost is the median difference (robust to a drifting load)
+    extra = []
+    for _ in range(s.policy_iters):
+        trainer.iteration = (trainer.iteration // config.n_weight + 1) * config.n_weight - 1
+        extra.append(timed_step()[2] - timed_step()[2])
+    out["policy_extra_s"] = statistics.median(extra)
+    out["peak_rss_train_gb"] = peak_rss_gb()  # training only (what follows are measurements)
+
+    out["vgg_forward_s"], out["vgg_backward_s"] = _time_vgg(s, trainer, features, clock)
+    out.update(_time_scoring(s, config, features, trainer, images, clock, cuda, device))
+    out["peak_rss_gb"] = peak_rss_gb()
+    return out
+
+
+def _clock(device: Any) -> Callable[[], float]:
+    """``time.perf_counter`` after the device has finished its queued work."""
 
     def clock() -> float:
-        sync()
+        synchronize(device)
         return time.perf_counter()
+
+    return clock
+
+
+def _setup(s: BenchSettings, device: Any) -> tuple[Any, Any, Any, Any]:
+    """The preset's config, perceptual features, random uint8 images and a trainer over them."""
+    import torch
+
+    from piad.config import PIADConfig
+    from piad.perceptual import load_perceptual
+    from piad.training import Trainer
 
     changes: dict[str, Any] = {
         "batch_size": s.batch_size,
@@ -200,14 +237,16 @@ def measure(settings: BenchSettings) -> dict[str, float]:
         autocast=s.autocast,
         feature_cache=s.feature_cache,
     )
-    out: dict[str, float] = {}
-    t0 = clock()
-    cache = trainer.prepare_feature_cache()  # once per job, before the first iteration
-    if cache is not None:
-        out["feature_cache_build_s"] = clock() - t0
-        out["feature_cache_gb"] = cache.nbytes / (1 << 30)
+    return config, features, images, trainer
+
+
+def _step_timer(
+    trainer: Any, n_dis: int, clock: Callable[[], float]
+) -> Callable[[], tuple[float, float, float]]:
+    """A timed ``Trainer.step``: (critic steps, E+G step, total) seconds of one iteration."""
+    import torch
+
     autocast = trainer.autocast_context
-    n_dis = config.n_dis
 
     def timed_step() -> tuple[float, float, float]:
         """Trainer.step with a clock between its phases (same calls, same order)."""
@@ -223,6 +262,17 @@ def measure(settings: BenchSettings) -> dict[str, float]:
         trainer.iteration = t
         return t1 - t0, t2 - t1, t2 - t0
 
+    return timed_step
+
+
+def _time_training(
+    s: BenchSettings,
+    trainer: Any,
+    config: Any,
+    timed_step: Callable[[], tuple[float, float, float]],
+) -> dict[str, float]:
+    """Median seconds of the plain training iterations (after the warm-up) and their rate."""
+
     def skip_policy() -> None:  # keep the plain iterations off the policy's update iterations
         if (trainer.iteration + 1) % config.n_weight == 0:
             trainer.iteration += 1
@@ -235,36 +285,36 @@ def measure(settings: BenchSettings) -> dict[str, float]:
         skip_policy()
         rows.append(timed_step())
     crit, eg, total = (statistics.median(col) for col in zip(*rows))
+    out: dict[str, float] = {}
     out["s_per_iter"] = total
     # the fastest iteration: on a shared host the median carries the neighbours' load
     out["s_per_iter_best"] = min(r[2] for r in rows)
     out["critic_s"] = crit
     out["enc_gen_s"] = eg
     out["iter_per_s_bf16" if s.autocast == "bf16" else "iter_per_s_fp32"] = 1.0 / total
-    trainer.check_finite()
-    if s.train_only:
-        return out
+    return out
 
-    # data: the n_dis + 1 batches one iteration draws (already inside critic_s / enc_gen_s)
+
+def _time_data(s: BenchSettings, trainer: Any, n_dis: int, clock: Callable[[], float]) -> float:
+    """Median seconds to draw the ``n_dis + 1`` batches of one iteration."""
     times = []
     for _ in range(max(s.iters, 5)):
         t0 = clock()
         for _ in range(n_dis + 1):
             trainer.data.next()
         times.append(clock() - t0)
-    out["data_s"] = statistics.median(times)
+    return statistics.median(times)
 
-    # weight-policy update iterations (t % n_weight == 0), each paired with the plain iteration
-    # right after it: the extra cost is the median difference (robust to a drifting load)
-    extra = []
-    for _ in range(s.policy_iters):
-        trainer.iteration = (trainer.iteration // config.n_weight + 1) * config.n_weight - 1
-        extra.append(timed_step()[2] - timed_step()[2])
-    out["policy_extra_s"] = statistics.median(extra)
-    out["peak_rss_train_gb"] = peak_rss_gb()  # training only (what follows are measurements)
+
+def _time_vgg(
+    s: BenchSettings, trainer: Any, features: Any, clock: Callable[[], float]
+) -> tuple[float, float]:
+    """Median forward and backward seconds of VGG-19 as the E+G step uses it."""
+    import torch
 
     # VGG-19 inside the E+G step, in isolation: forward of x (no grad) and of G(E(x)) (grad),
     # then the backward pass through the features of G(E(x))
+    autocast = trainer.autocast_context
     x = trainer.data.next()
     fwd, bwd = [], []
     for _ in range(max(3, min(s.iters, 10))):
@@ -279,10 +329,28 @@ def measure(settings: BenchSettings) -> dict[str, float]:
         t2 = clock()
         fwd.append(t1 - t0)
         bwd.append(t2 - t1)
-    out["vgg_forward_s"] = statistics.median(fwd)
-    out["vgg_backward_s"] = statistics.median(bwd)
+    return statistics.median(fwd), statistics.median(bwd)
+
+
+def _time_scoring(
+    s: BenchSettings,
+    config: Any,
+    features: Any,
+    trainer: Any,
+    images: Any,
+    clock: Callable[[], float],
+    cuda: bool,
+    device: Any,
+) -> dict[str, float]:
+    """Scoring images/s at batch 32 and a large batch; on CUDA / bf16, bf16's score effect."""
+    import numpy as np
+    import torch
+
+    from piad.model import PIAD
 
     # scoring 1,000 images: PIAD.score at batch 32 and at a large batch
+    autocast = trainer.autocast_context
+    out: dict[str, float] = {}
     model = PIAD(config, features=features)
     model.networks = trainer.networks  # as PIAD.fit (already in network_layout(device))
     model.fitted = True
@@ -298,7 +366,6 @@ def measure(settings: BenchSettings) -> dict[str, float]:
         with torch.autocast(device.type, dtype=torch.bfloat16):
             low = model.score(test, batch_size=s.score_large_batch)
         out["bf16_score_rel_diff"] = float(np.max(np.abs(low - ref) / np.abs(ref).clip(1e-12)))
-    out["peak_rss_gb"] = peak_rss_gb()
     return out
 
 

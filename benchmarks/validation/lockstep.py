@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -241,6 +241,15 @@ def preprocessing_check(
 # ------------------------------------------------------------------------------ the run
 
 
+class _Iterations(NamedTuple):
+    """What the lockstep loop collected: the rows, per-iteration maxima, timings, parting."""
+
+    rows: list[dict[str, Any]]
+    per_iter_max: list[float]
+    seconds: dict[str, float]
+    parting: dict[str, Any] | None
+
+
 def run_lockstep(
     peer: Peer,
     *,
@@ -272,11 +281,7 @@ def run_lockstep(
     rtol = DEFAULT_RTOL[dtype_name] if rtol is None else rtol
     out = out or Path("results/lockstep")
     work = out / "_peer"
-    images = train_images
-    pre = math.nan
-    if images is None:
-        images = load_digit_split(data_root, normal, seed).train
-        pre = preprocessing_check(peer, data_root, normal, images, work)
+    images, pre = _training_images(peer, train_images, data_root, normal, seed, work)
     vgg = shared_vgg_weights(vgg_dir or out) if features is None else Path("injected")
     changes = {"seed": seed, "iterations": iters, **(config_changes or {})}
     if n_weight is not None:
@@ -285,8 +290,46 @@ def run_lockstep(
     ours = our_trainer(cfg, images, dtype, feature_cache="off", features=features)
     apply_ours_patches(ours, ours_patches)
     rec_loss = None if features is None else _PeerDistance(ours.distance)
-    from piad.images import to_float
+    pcfg = _peer_settings(peer, cfg, normal, work, seed, iters)
+    theirs = _their_trainer(peer, pcfg, images, dtype, rec_loss)
+    if peer_change is not None:  # tests: a known difference the check must name
+        peer_change(theirs)
+    start = _start_alike(ours, theirs)
+    if echo:
+        print(
+            f"peer {peer.provenance.get('commit')} verified={peer.provenance.get('verified')}; "
+            f"start weights rel diff {max(start.values()):.1e}; preprocessing max|diff| "
+            f"{pre:.2e}; rtol {rtol:g}; tape from {tape_from}",
+            flush=True,
+        )
+    run = _iterate(peer, ours, theirs, iters, cfg.n_dis, dtype, tape_from, rtol, echo)
+    settings: dict[str, Any] = {"iters": iters, "normal": normal, "dtype": dtype_name, "seed": seed}
+    settings |= {"n_weight": cfg.n_weight, "ours_patches": list(ours_patches)}
+    summary = _summary(peer, cfg, run, settings, tape_from, rtol, vgg, images, start, pre)
+    if echo:
+        print(summary["diagnosis"], flush=True)
+    return summary
 
+
+def _training_images(
+    peer: Peer,
+    train_images: torch.Tensor | None,
+    data_root: Path,
+    normal: str,
+    seed: int,
+    work: Path,
+) -> tuple[torch.Tensor, float]:
+    """The training images (given, else the digit's split) and the preprocessing check."""
+    if train_images is not None:
+        return train_images, math.nan
+    images = load_digit_split(data_root, normal, seed).train
+    return images, preprocessing_check(peer, data_root, normal, images, work)
+
+
+def _peer_settings(
+    peer: Peer, cfg: Any, normal: str, work: Path, seed: int, iters: int
+) -> dict[str, Any]:
+    """Their config dict, with the architecture and training sizes of our config."""
     pcfg = peer_config(
         peer,
         int(normal) if str(normal).isdigit() else 0,
@@ -308,28 +351,45 @@ def run_lockstep(
         image_dis=list(_their_widths(cfg.dx_channels)),
         latent_dis=list(cfg.dz_hidden),
     )
+    return pcfg
+
+
+def _their_trainer(
+    peer: Peer, pcfg: dict[str, Any], images: torch.Tensor, dtype: torch.dtype, rec_loss: Any
+) -> Any:
+    """Their trainer over our training images, built in ``dtype`` on CPU."""
+    from piad.images import to_float
+
     with default_dtype(dtype), cpu_runtime():
         dataset = ImageListDataset(to_float(images).to(dtype), min_size=10_000)
-        theirs = build_peer_trainer(peer, pcfg, dataset, rec_loss=rec_loss)
-    if peer_change is not None:  # tests: a known difference the check must name
-        peer_change(theirs)
+        return build_peer_trainer(peer, pcfg, dataset, rec_loss=rec_loss)
+
+
+def _start_alike(ours: Any, theirs: Any) -> dict[str, float]:
+    """Copy our initial weights into theirs; the per-network differences left afterwards."""
     copy_ours_to_peer({k: getattr(ours.networks, k) for k in NETWORKS}, peer_networks(theirs))
-    start = weight_differences(
+    return weight_differences(
         {k: getattr(ours.networks, k) for k in NETWORKS}, peer_networks(theirs)
     )
 
+
+def _iterate(
+    peer: Peer,
+    ours: Any,
+    theirs: Any,
+    iters: int,
+    n_dis: int,
+    dtype: torch.dtype,
+    tape_from: str,
+    rtol: float,
+    echo: bool,
+) -> _Iterations:
+    """Both sides for ``iters`` iterations on one tape, compared after each iteration."""
     tape, cap = Tape(), Capture()
     rows: list[dict[str, Any]] = []
     per_iter_max: list[float] = []
     seconds = {"ours": 0.0, "theirs": 0.0}
     parting = None
-    if echo:
-        print(
-            f"peer {peer.provenance.get('commit')} verified={peer.provenance.get('verified')}; "
-            f"start weights rel diff {max(start.values()):.1e}; preprocessing max|diff| "
-            f"{pre:.2e}; rtol {rtol:g}; tape from {tape_from}",
-            flush=True,
-        )
     mode_ours, mode_peer = ("record", "replay") if tape_from == "ours" else ("replay", "record")
     with contextlib.ExitStack() as stack:
         stack.enter_context(default_dtype(dtype))
@@ -339,18 +399,9 @@ def run_lockstep(
         stack.enter_context(capturing(ours, theirs, cap))
         for t in range(1, iters + 1):
             cap.reset()
-            sides = [("ours", ours.step), ("theirs", lambda t=t: run_peer_until(theirs, t))]
-            for name, fn in sides if tape_from == "ours" else sides[::-1]:
-                tick = time.perf_counter()
-                fn()
-                seconds[name] += time.perf_counter() - tick
-            left = tape.pending()
-            if any(left.values()):
-                raise PIADError(
-                    f"iteration {t}: the replaying side left {left} of the recorded draws "
-                    "unused: the two loops draw different numbers of batches / samples"
-                )
-            vals = iteration_values(cap, ours, theirs, cfg.n_dis)
+            _step_both(ours, theirs, t, tape_from, seconds)
+            _check_tape_used(tape, t)
+            vals = iteration_values(cap, ours, theirs, n_dis)
             for r in vals:
                 r["iteration"] = t
             rows.extend(vals)
@@ -359,15 +410,46 @@ def run_lockstep(
                 parting = first_parting(vals, rtol)
             if echo:
                 _echo(t, vals, parting)
-    summary = {
+    return _Iterations(rows, per_iter_max, seconds, parting)
+
+
+def _step_both(ours: Any, theirs: Any, t: int, tape_from: str, seconds: dict[str, float]) -> None:
+    """Iteration ``t`` of both sides, the recording side first; adds each side's seconds."""
+    sides = [("ours", ours.step), ("theirs", lambda t=t: run_peer_until(theirs, t))]
+    for name, fn in sides if tape_from == "ours" else sides[::-1]:
+        tick = time.perf_counter()
+        fn()
+        seconds[name] += time.perf_counter() - tick
+
+
+def _check_tape_used(tape: Tape, t: int) -> None:
+    """Fail when the replaying side left recorded draws of iteration ``t`` unused."""
+    left = tape.pending()
+    if any(left.values()):
+        raise PIADError(
+            f"iteration {t}: the replaying side left {left} of the recorded draws "
+            "unused: the two loops draw different numbers of batches / samples"
+        )
+
+
+def _summary(
+    peer: Peer,
+    cfg: Any,
+    run: _Iterations,
+    settings: dict[str, Any],
+    tape_from: str,
+    rtol: float,
+    vgg: Path,
+    images: torch.Tensor,
+    start: dict[str, float],
+    pre: float,
+) -> dict[str, Any]:
+    """The run's summary: provenance, settings, timings, first parting and diagnosis."""
+    iters, dtype_name = settings["iters"], settings["dtype"]
+    return {
         "peer": peer.provenance,
         "settings": {
-            "iters": iters,
-            "normal": normal,
-            "dtype": dtype_name,
-            "seed": seed,
-            "n_weight": cfg.n_weight,
-            "ours_patches": list(ours_patches),
+            **settings,
             "n_dis": cfg.n_dis,
             "tape_from": tape_from,
             "rtol": rtol,
@@ -379,15 +461,12 @@ def run_lockstep(
         },
         "start_weight_rel_diff": start,
         "preprocessing_max_abs_diff": pre,
-        "seconds_per_iteration": {k: v / max(iters, 1) for k, v in seconds.items()},
-        "per_iteration_max_rel": per_iter_max,
-        "first_parting": parting,
-        "diagnosis": diagnose(parting, per_iter_max, cfg.n_weight, rtol, iters, dtype_name),
-        "rows": rows,
+        "seconds_per_iteration": {k: v / max(iters, 1) for k, v in run.seconds.items()},
+        "per_iteration_max_rel": run.per_iter_max,
+        "first_parting": run.parting,
+        "diagnosis": diagnose(run.parting, run.per_iter_max, cfg.n_weight, rtol, iters, dtype_name),
+        "rows": run.rows,
     }
-    if echo:
-        print(summary["diagnosis"], flush=True)
-    return summary
 
 
 def _their_widths(ours: Sequence[int]) -> list[int]:

@@ -322,7 +322,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.time_only:
         time_codes(args, peer, vgg, codes, sorted({d for d, _ in plan}))
         return 0
-    from piad.io import atomic_write_json, atomic_write_text
+    from piad.io import atomic_write_text
+
+    _write_provenance(args, peer, argv)
+    rows = _run_plan(args, peer, vgg, codes, plan, snapshots, started)
+    atomic_write_text(args.out / "summary.md", summary_markdown(rows))
+    print(summary_markdown(rows))
+    return 0
+
+
+def _write_provenance(args: argparse.Namespace, peer: Peer, argv: Sequence[str] | None) -> None:
+    """``provenance.json``: the peer's commit, the command line, threads, torch version."""
+    from piad.io import atomic_write_json
 
     atomic_write_json(
         args.out / "provenance.json",
@@ -333,6 +344,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             "torch": torch.__version__,
         },
     )
+
+
+def _run_plan(
+    args: argparse.Namespace,
+    peer: Peer,
+    vgg: Path,
+    codes: list[str],
+    plan: list[tuple[str, int]],
+    snapshots: list[int],
+    started: float,
+) -> list[dict[str, Any]]:
+    """Every stage of the plan, seed by seed, resuming past ``runs.csv``; all the rows."""
+    from piad.io import atomic_write_text
+
     path = args.out / "runs.csv"
     rows = read_rows(path)
     cost: dict[tuple[str, int], list[float]] = {}  # (code, run length) -> seconds per run
@@ -355,50 +380,63 @@ def main(argv: Sequence[str] | None = None) -> int:
             for code in todo:
                 key = (code, digit, seed, length)
                 rows = [r for r in rows if _run_key(r) != key]  # a half-done run starts over
-                tick0 = time.perf_counter()
-                run = make_run(
-                    code,
-                    peer=peer,
-                    digit=digit,
-                    seed=seed,
-                    iters=length,
-                    data_root=args.data,
-                    vgg=vgg,
-                    stats=args.stats,
-                    work=args.out / "_work",
-                    split=split,
-                )
-                train_s = 0.0
-                for t in marks:
-                    tick = time.perf_counter()
-                    run.advance(t)
-                    train_s += time.perf_counter() - tick
-                    tick = time.perf_counter()
-                    auc = run.auc()
-                    rows.append(
-                        {
-                            "code": code,
-                            "digit": digit,
-                            "seed": seed,
-                            "iteration": t,
-                            "run_iters": length,
-                            "auc": auc,
-                            "train_seconds": train_s,
-                            "score_seconds": time.perf_counter() - tick,
-                        }
-                    )
-                    write_rows(path, rows)
-                    print(
-                        f"{code} digit {digit} seed {seed} it {t}/{length}: AUC {auc:.4f} "
-                        f"({train_s:.0f} s training)",
-                        flush=True,
-                    )
-                cost.setdefault((code, length), []).append(time.perf_counter() - tick0)
-                del run
+                _run_one(args, peer, vgg, split, key, marks, rows, path, cost)
                 atomic_write_text(args.out / "summary.md", summary_markdown(rows))
-    atomic_write_text(args.out / "summary.md", summary_markdown(rows))
-    print(summary_markdown(rows))
-    return 0
+    return rows
+
+
+def _run_one(
+    args: argparse.Namespace,
+    peer: Peer,
+    vgg: Path,
+    split: DigitSplit,
+    key: tuple[str, str, int, int],
+    marks: list[int],
+    rows: list[dict[str, Any]],
+    path: Path,
+    cost: dict[tuple[str, int], list[float]],
+) -> None:
+    """One run (code, digit, seed, length), scored at each mark; rows appended and written."""
+    code, digit, seed, length = key
+    tick0 = time.perf_counter()
+    run = make_run(
+        code,
+        peer=peer,
+        digit=digit,
+        seed=seed,
+        iters=length,
+        data_root=args.data,
+        vgg=vgg,
+        stats=args.stats,
+        work=args.out / "_work",
+        split=split,
+    )
+    train_s = 0.0
+    for t in marks:
+        tick = time.perf_counter()
+        run.advance(t)
+        train_s += time.perf_counter() - tick
+        tick = time.perf_counter()
+        auc = run.auc()
+        rows.append(
+            {
+                "code": code,
+                "digit": digit,
+                "seed": seed,
+                "iteration": t,
+                "run_iters": length,
+                "auc": auc,
+                "train_seconds": train_s,
+                "score_seconds": time.perf_counter() - tick,
+            }
+        )
+        write_rows(path, rows)
+        print(
+            f"{code} digit {digit} seed {seed} it {t}/{length}: AUC {auc:.4f} "
+            f"({train_s:.0f} s training)",
+            flush=True,
+        )
+    cost.setdefault((code, length), []).append(time.perf_counter() - tick0)
 
 
 def merge(out: Path, folders: list[Path]) -> int:
