@@ -193,10 +193,7 @@ def _job_line(result: Result, out: Path) -> tuple[str, str | None]:
         return text, result.error if result.status == "disk-full" else None
     if result.ok and result.auc is not None:
         return f"AUC {result.auc:.4f}", None
-    text = f"FAILED: {result.error} (log: {JobFolder.of(result.job, out).log})"
-    if result.error and "DiskFullError" in result.error:
-        return text, result.error.split(": ", 1)[-1]
-    return text, None
+    return f"FAILED: {result.error} (log: {JobFolder.of(result.job, out).log})", None
 
 
 def _finish(

@@ -18,3 +18,15 @@ NO_CUDA = (
     "CUDA variants: torch.cuda.is_available() is False here; run `pytest -m cuda` on a GPU "
     f"machine (or {TEST_DEVICE_ENV}=cpu to run these paths on the CPU)"
 )
+
+
+def plugin_env(plugins: str = "runner_plugin", **extra: str) -> dict[str, str]:
+    """This process's environment for a subprocess that loads the test plugins ``plugins``
+    (``$PIAD_PLUGINS``) from the helpers folder, with ``extra`` variables set."""
+    import os
+
+    env = dict(os.environ)
+    env["PIAD_PLUGINS"] = plugins
+    env["PYTHONPATH"] = os.pathsep.join([str(HELPERS), str(ROOT), env.get("PYTHONPATH", "")])
+    env.update(extra)
+    return env

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from paths import HELPERS, ROOT
+from paths import ROOT, plugin_env
 
 from benchmarks.experiments.jobs import Job, JobFolder
 from piad.training.checkpoint import read_checkpoint
@@ -40,11 +39,7 @@ def _cli(out: Path, data: Path) -> list[str]:
 
 
 def _env(fault: str = "") -> dict[str, str]:
-    env = dict(os.environ)
-    env["PIAD_PLUGINS"] = "runner_plugin,full_disk_plugin"
-    env["PYTHONPATH"] = os.pathsep.join([str(HELPERS), str(ROOT), env.get("PYTHONPATH", "")])
-    env["PIAD_TEST_FULL_DISK"] = fault
-    return env
+    return plugin_env("runner_plugin,full_disk_plugin", PIAD_TEST_FULL_DISK=fault)
 
 
 def _run(out: Path, data: Path, fault: str = "") -> subprocess.CompletedProcess[str]:

@@ -6,14 +6,13 @@ its first PIAD job, finds that job's lock held, skips it (and says so), and take
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from paths import HELPERS, ROOT
+from paths import ROOT, plugin_env
 from runner_fakes import register
 
 from benchmarks.experiments.jobs import Job, JobFolder
@@ -21,10 +20,7 @@ from benchmarks.experiments.suites import make_jobs
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PIAD_PLUGINS"] = "runner_plugin"
-    env["PYTHONPATH"] = os.pathsep.join([str(HELPERS), str(ROOT), env.get("PYTHONPATH", "")])
-    return env
+    return plugin_env()
 
 
 def _job(normal: str) -> Job:

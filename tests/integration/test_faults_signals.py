@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from paths import HELPERS, ROOT
+from paths import ROOT, plugin_env
 from processes import alive, descendants
 
 from benchmarks.experiments.jobs import Job, JobFolder
@@ -41,10 +41,7 @@ def _cli(out: Path, classes: str, *extra: str) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PIAD_PLUGINS"] = "runner_plugin"
-    env["PYTHONPATH"] = os.pathsep.join([str(HELPERS), str(ROOT), env.get("PYTHONPATH", "")])
-    return env
+    return plugin_env()
 
 
 def wait_for(predicate, proc: subprocess.Popen, what: str, timeout: float = 240) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import runner_fakes
-from paths import HELPERS, ROOT
+from paths import HELPERS, ROOT, plugin_env
 from sklearn.metrics import roc_auc_score
 
 from benchmarks.data.splits import Split
@@ -208,10 +208,7 @@ def _cli(out: Path, *extra: str) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PIAD_PLUGINS"] = "runner_plugin"
-    env["PYTHONPATH"] = os.pathsep.join([str(HELPERS), str(ROOT), env.get("PYTHONPATH", "")])
-    return env
+    return plugin_env()
 
 
 @pytest.mark.slow
