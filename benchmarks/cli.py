@@ -17,6 +17,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from benchmarks.experiments.placement import BACKENDS
 from piad.cli.common import Parser, positive_int
 from piad.errors import PIADError, command
 
@@ -142,7 +143,7 @@ def _how_options(p: argparse.ArgumentParser) -> None:
     )
     how.add_argument(
         "--backend",
-        choices=["local", "ray", "inline"],
+        choices=BACKENDS,
         default="local",
         help="local worker processes (default), a Ray cluster (or a local Ray), or inline: "
         "one job after the other in this process (debugging)",
@@ -190,6 +191,7 @@ def _watch_options(p: argparse.ArgumentParser) -> None:
 def _modes_options(p: argparse.ArgumentParser) -> None:
     """Listing, dry runs, reports and checks."""
     from benchmarks.reporting.check import TOL_AVG, TOL_CELL
+    from piad.metrics import METRICS
 
     modes = p.add_argument_group("modes")
     modes.add_argument("--dry-run", action="store_true", help="print the job table and exit")
@@ -199,11 +201,12 @@ def _modes_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run nothing: write the tables from the results already in --out",
     )
+    others = ", ".join(m for m in METRICS if m != "roc_auc")
     modes.add_argument(
         "--metric",
         default="roc_auc",
-        help="metric of the Markdown/LaTeX tables: roc_auc (default, the paper's), "
-        "aupr_anomaly, aupr_normal, fpr95, f1_max (reported values only for roc_auc)",
+        help=f"metric of the Markdown/LaTeX tables: roc_auc (default, the paper's), {others} "
+        "(reported values only for roc_auc)",
     )
     modes.add_argument(
         "--check",
@@ -239,7 +242,7 @@ def _trains(job: Any) -> bool:
 
 
 def _print_jobs(jobs: Sequence, out: Path) -> None:
-    from benchmarks.experiments.execute import job_state
+    from benchmarks.experiments.single_job import job_state
 
     rows = []
     states: dict[str, int] = {}
@@ -316,12 +319,13 @@ def run(args: argparse.Namespace) -> int:
     )
     jobs = _with_tracking(jobs, args)
     out = Path(args.out) if args.out else Path("results") / args.suite
-    from benchmarks.experiments.preflight import check_out_folder
+    if args.dry_run or args.report_only:  # a run checks --out in run_jobs, before any job
+        from benchmarks.experiments.preflight import check_out_folder
 
-    check_out_folder(out)
+        check_out_folder(out)
     if args.dry_run:
         if args.devices:
-            from benchmarks.experiments.backends import parse_devices
+            from benchmarks.experiments.placement import parse_devices
 
             parse_devices(args.devices, args.backend)
         _print_jobs(jobs, out)
@@ -329,7 +333,7 @@ def run(args: argparse.Namespace) -> int:
 
     failed = 0
     if not args.report_only:
-        from benchmarks.experiments.backends import parse_devices
+        from benchmarks.experiments.placement import parse_devices
         from benchmarks.experiments.runner import run_jobs
 
         devices = parse_devices(args.devices, args.backend)

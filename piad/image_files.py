@@ -12,14 +12,13 @@
   140 x 140 crop of the 178 x 218 aligned faces), then a PIL bilinear resize to ``size``;
   unreadable files skipped with one warning each (or refused with ``strict``); mixed grey and
   colour images refused unless a channel count is given.
-- :func:`load_image`: the older RGB reader used by the statistics tools (shorter side resized,
-  then centre crop), unchanged.
+- :func:`read_image`: one file by the same recipe (the statistics tool reads folders with it).
 
 >>> import tempfile
 >>> from PIL import Image
 >>> root = Path(tempfile.mkdtemp())
 >>> Image.new("L", (40, 20)).save(root / "a.png")
->>> [p.name for p in find_images(root)], load_image(root / "a.png", 16).shape
+>>> [p.name for p in find_images(root)], read_image(root / "a.png", ImageRecipe(16, 3)).shape
 (['a.png'], (16, 16, 3))
 >>> load_images([root], ImageRecipe(size=8)).images.shape
 (1, 8, 8, 1)
@@ -262,6 +261,14 @@ def channel_name(channels: int) -> str:
     return "grayscale" if channels == 1 else "RGB"
 
 
+def read_image(path: str | os.PathLike[str], recipe: ImageRecipe) -> np.ndarray:
+    """One file as ``recipe`` says: uint8 (S, S, channels); the channels are the file's own
+    without ``recipe.channels``. An undecodable file raises :class:`UnreadableImageError`.
+    """
+    im, native = open_image(path)
+    return convert_channels(crop_and_resize(im, recipe), recipe.channels or native)
+
+
 def load_images(
     sources: Sequence[str | os.PathLike[str]],
     recipe: ImageRecipe,
@@ -327,24 +334,6 @@ def load_images(
     return LoadedImages(images, kept, sizes, native, skipped)
 
 
-# ---------------------------------------------------------------------------- legacy reader
-def load_image(path: str | os.PathLike[str], size: int) -> np.ndarray:
-    """RGB uint8 (size, size, 3): shorter side resized to ``size``, then centre crop."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as file:
-            rgb = file.convert("RGB")
-            w, h = rgb.size
-            scale = size / min(w, h)
-            nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-            rgb = rgb.resize((nw, nh), Image.Resampling.BILINEAR)
-            left, top = (nw - size) // 2, (nh - size) // 2
-            return np.asarray(rgb.crop((left, top, left + size, top + size)), dtype=np.uint8)
-    except OSError as e:
-        raise PIADError(f"cannot read image {path}: {e}") from e
-
-
 __all__ = [
     "CELEBA_CROP_FRACTION",
     "CROPS",
@@ -359,8 +348,8 @@ __all__ = [
     "crop_and_resize",
     "crop_box",
     "find_images",
-    "load_image",
     "load_images",
     "normalise_mode",
     "open_image",
+    "read_image",
 ]

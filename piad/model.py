@@ -22,7 +22,7 @@ from torch import Tensor
 import piad
 from piad.config import PERCEPTUAL_DISTANCES, PIADConfig
 from piad.errors import MissingInputError, PIADError
-from piad.images import as_batch, to_float
+from piad.image_arrays import as_batch, to_float
 from piad.io import atomic_torch_save, read_torch_file
 from piad.losses import bind_distance
 from piad.networks import Networks, build_networks
@@ -38,7 +38,7 @@ SCORE_BATCH = {"cpu": 32, "cuda": 256}
 
 
 def prepare_images(images: Any, config: PIADConfig) -> Tensor:
-    """Images as a CPU tensor (N, C, S, S) for ``config`` (:func:`piad.images.as_batch`)."""
+    """Images as a CPU tensor (N, C, S, S) for ``config`` (:func:`piad.image_arrays.as_batch`)."""
     return as_batch(images, config.in_channels, config.image_size)
 
 

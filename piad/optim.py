@@ -7,7 +7,7 @@ GiB peak on the MNIST preset, ``python -m benchmarks.speed``). This class perfor
 arithmetic in the same order (L2 weight decay added to the gradient, ``lerp`` of the first
 moment, bias corrections from a float32 step count) with ``torch._foreach_*`` operations, and
 reads and writes ``torch.optim.Adam``'s ``state_dict`` layout, so checkpoints move both ways.
-``tests/test_optim.py`` checks bit-equality with ``torch.optim.Adam`` on CPU.
+``tests/unit/piad/test_optim.py`` checks bit-equality with ``torch.optim.Adam`` on CPU.
 
 >>> opt = Adam(model.parameters(), lr=1e-4, betas=(0.5, 0.99))   # doctest: +SKIP
 >>> loss.backward(); opt.step(); opt.zero_grad()                # doctest: +SKIP

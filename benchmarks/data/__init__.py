@@ -1,5 +1,5 @@
 """The paper's datasets: facts (:mod:`~benchmarks.data.info`), loaders, protocols and splits,
-and how they are fetched and verified (:mod:`~benchmarks.data.fetch`).
+and how they are fetched and verified (:mod:`~benchmarks.data.acquire`).
 
 ``from benchmarks.data import load_dataset, make_split`` are the two entry points.
 """
@@ -11,7 +11,7 @@ __all__ = ["load_dataset", "make_split"]
 
 def __getattr__(name: str) -> Any:  # lazy: importing the package loads neither data nor torch
     if name == "load_dataset":
-        from benchmarks.data.loading import load_dataset
+        from benchmarks.data.load_by_name import load_dataset
 
         return load_dataset
     if name == "make_split":

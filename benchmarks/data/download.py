@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlencode, urljoin
 
-from benchmarks.data.remote import Checksum
+from benchmarks.data.source_types import Checksum
 from piad.errors import MissingInputError, PIADError, one_line
 
 USER_AGENT = "piad-suite-fetch/1 (python urllib)"

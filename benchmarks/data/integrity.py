@@ -3,7 +3,7 @@
 :func:`damaged_files` looks at the files the loader of a dataset will actually read (the IDX
 folder it picks, CIFAR-10's batch files, COIL-100's folder or zip, CelebA's tables) and at the
 catalogue's files present under the root, and returns one :class:`Damage` per damaged file.
-Only files that exist are judged: a missing file is :func:`benchmarks.data.fetch.availability`'s
+Only files that exist are judged: a missing file is :func:`benchmarks.data.acquire.availability`'s
 business.
 
 Cheap (the preflight of every run): sizes against what the format or the catalogue states (an
@@ -40,7 +40,7 @@ from benchmarks.data.idx import (
     has_idx_set,
     idx_folder_candidates,
 )
-from benchmarks.data.remote import RemoteFile
+from benchmarks.data.source_types import RemoteFile
 from piad.errors import PIADError, one_line
 
 #: archives (gz, zip, tar) at most this large are read to their end by the cheap check

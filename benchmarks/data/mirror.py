@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.data import sources
-from benchmarks.data.remote import HubMirror
+from benchmarks.data.source_types import HubMirror
 from piad.errors import MissingInputError, PIADError, one_line
 
 PARTITIONS = ("train", "valid", "test")  # codes 0, 1, 2 of list_eval_partition.txt

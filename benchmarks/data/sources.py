@@ -23,7 +23,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from benchmarks.data.remote import (
+from benchmarks.data.source_types import (
     Alternate,
     Checksum,
     DatasetSource,

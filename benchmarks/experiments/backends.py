@@ -10,7 +10,7 @@
 
 The unit of work is a task (:data:`benchmarks.experiments.fusion.Task`): one job, or a fused
 group of compatible PIAD jobs (``--fuse``), run by :func:`benchmarks.experiments.fusion.run_group`
-(a single job goes to :func:`benchmarks.experiments.execute.run_job`). A fused group is one
+(a single job goes to :func:`benchmarks.experiments.single_job.run_job`). A fused group is one
 worker task and one Ray task; its crash is recorded for each of its jobs.
 """
 
@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.experiments import locks
-from benchmarks.experiments.execute import job_state, record_failure, run_job
 from benchmarks.experiments.fusion import Task, run_group
 from benchmarks.experiments.jobs import Job, JobFolder
 from benchmarks.experiments.results import Result
+from benchmarks.experiments.single_job import job_state, record_failure, run_job
 from benchmarks.registry import load_plugins, plugin_names
 from piad.errors import PIADError
 from piad.io import DiskFullError, disk_full, is_disk_full
@@ -45,86 +45,6 @@ from piad.training.checkpoint import (
     signal_name,
     stop_armed,
 )
-
-BACKENDS = ("local", "ray", "inline")
-
-
-# --------------------------------------------------------------------------- devices
-
-
-def visible_devices() -> list[str]:
-    """All visible CUDA devices (``cuda:0``...), or ``["cpu"]`` when there is none."""
-    import torch
-
-    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    return [f"cuda:{i}" for i in range(n)] or ["cpu"]
-
-
-def parse_devices(spec: str | Sequence[str] | None, backend: str = "local") -> list[str]:
-    """Device list from ``--devices`` (``"cuda:0,cuda:1"``, ``"cuda"`` = all GPUs, ``"cpu"``).
-
-    ``None`` means every visible GPU, else the CPU. For the Ray backend the devices are
-    the cluster's: only ``cpu`` or ``cuda`` (GPU tasks) can be asked for.
-    """
-    tokens = spec.split(",") if isinstance(spec, str) else list(spec or [])
-    tokens = [t.strip().lower() for t in tokens if t.strip()]
-    if backend == "ray":
-        if not tokens:
-            return []  # decided from the cluster's resources
-        kinds = {"cuda" if t.startswith(("cuda", "gpu")) else t for t in tokens}
-        if not kinds <= {"cpu", "cuda"} or len(kinds) > 1:
-            raise PIADError(
-                f"--devices {','.join(tokens)!r}: with --backend ray give 'cpu' or 'cuda' "
-                "(Ray places GPU tasks on the cluster's GPUs)"
-            )
-        return sorted(kinds)
-    if not tokens:
-        return visible_devices()
-    visible = None
-    devices: list[str] = []
-    for token in tokens:
-        if token == "cpu":
-            names = ["cpu"]
-        elif token == "cuda" or token.startswith("cuda:"):
-            if visible is None:
-                visible = [d for d in visible_devices() if d != "cpu"]
-            if token == "cuda":
-                names = visible
-            else:
-                names = [token]
-            if not names or any(n not in visible for n in names):
-                shown = ", ".join(visible) if visible else "none"
-                raise PIADError(
-                    f"device {token!r} is not available (visible CUDA devices: {shown}); "
-                    "use --devices cpu or one of the visible ones"
-                )
-        else:
-            raise PIADError(
-                f"unknown device {token!r}; use cpu, cuda (all GPUs) or cuda:N, "
-                "comma-separated (e.g. cuda:0,cuda:1)"
-            )
-        devices.extend(n for n in names if n not in devices)
-    return devices
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def default_threads(n_slots: int) -> int:
-    """CPU threads per job: the cores this process may use, shared by the slots.
-
-    Fixed by the slots and the cores only, never by the machine's load: a thread count changes
-    how a job's sums are rounded, and a short GAN run turns rounding into AUC (the quick suite's
-    PIAD AUCs moved by up to 0.14 between a 1- and a 2-thread run of the same seed), so a seeded
-    CPU run must use the same count on an idle and on a busy machine of the same kind. On a busy
-    machine this is slower, not different.
-    """
-    return max(1, _cpu_count() // max(1, n_slots))
-
 
 # --------------------------------------------------------------------------- one task
 
@@ -533,20 +453,21 @@ def run_backend(
     todo: list[Task],
     data_root: str,
     out: Path,
-    devices: list[str],
-    jobs_per_device: int,
+    slots: list[str],
     threads: int,
     progress: bool,
     on_done: Callable[[Result], None],
     control: StopControl | None = None,
+    ray_devices: tuple[list[str], int] = ([], 1),
 ) -> None:
     """Run the tasks ``todo`` on ``backend``; ``on_done`` gets each job's result as it ends.
 
+    ``slots`` come from :func:`.placement.device_slots` (which checked the backend's name);
+    ``ray_devices`` is Ray's ``(devices, jobs_per_device)``, since Ray places tasks itself.
     ``control`` (the runner's :class:`StopControl`) passes stop signals on to the workers and
     stops handing out tasks; without one, signals keep their default effect.
     """
     control = control or StopControl()
-    slots = [d for d in devices for _ in range(jobs_per_device)] or ["cpu"]
     if backend == "inline":
         set_threads(threads)
         for task in todo:
@@ -556,22 +477,17 @@ def run_backend(
                 on_done(result)
     elif backend == "local":
         _run_local(todo, data_root, out, slots, threads, progress, on_done, control)
-    elif backend == "ray":
-        _run_ray(todo, data_root, out, devices, jobs_per_device, threads, on_done, control)
     else:
-        raise PIADError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+        devices, jobs_per_device = ray_devices
+        _run_ray(todo, data_root, out, devices, jobs_per_device, threads, on_done, control)
 
 
 __all__ = [
-    "BACKENDS",
     "NOT_RUN",
     "NotRun",
     "StopControl",
-    "default_threads",
-    "parse_devices",
     "run_backend",
     "run_task",
     "set_threads",
     "stop_signals",
-    "visible_devices",
 ]

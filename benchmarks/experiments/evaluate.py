@@ -5,7 +5,7 @@ The runner, the figures and the perf scripts all go through :func:`load_split` a
 place that decides a labelled hold-out for the baselines that need one
 (:data:`HOLDOUT_FRACTION`).
 
->>> from benchmarks.data.loading import load_dataset
+>>> from benchmarks.data.load_by_name import load_dataset
 >>> from baselines import KDE
 >>> ds, split = load_split("mnist5k", "one_vs_all", "1", seed=0, dataset=load_dataset("mnist5k"))
 >>> round(evaluate(KDE(cv=2, bandwidths=[1.0]), ds, split).auc, 3) > 0.9
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.data.imageset import ImageSet
-from benchmarks.data.loading import cached_dataset
+from benchmarks.data.load_by_name import cached_dataset
 from benchmarks.data.protocols import check_protocol, make_split
 from benchmarks.data.splits import Split
 from piad.errors import PIADError

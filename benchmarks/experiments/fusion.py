@@ -1,7 +1,7 @@
 """Fused groups of jobs (``--fuse K|auto``): compatible PIAD jobs trained as one computation.
 
 The runner's unit of work is a *task*: a tuple of jobs. A task of one job runs as always
-(:func:`benchmarks.experiments.execute.run_job`); a task of several is a fused group
+(:func:`benchmarks.experiments.single_job.run_job`); a task of several is a fused group
 (:func:`run_group`): their models train as one computation (:meth:`piad.PIAD.fit_fused`), and
 every job still has its own folder, split manifest, resumable ``work/checkpoint.pt``,
 ``scores.npz``, ``job.log`` and ``result.json``. A group whose members are partly
@@ -30,7 +30,10 @@ from typing import Any
 
 from benchmarks.data.info import dataset_info
 from benchmarks.experiments.evaluate import Member, evaluate_fused
-from benchmarks.experiments.execute import (
+from benchmarks.experiments.jobs import Job, JobFolder
+from benchmarks.experiments.methods import build_estimator
+from benchmarks.experiments.results import Result, now_iso
+from benchmarks.experiments.single_job import (
     job_logging,
     log_end,
     log_start,
@@ -38,9 +41,6 @@ from benchmarks.experiments.execute import (
     record_failure,
     save_ok,
 )
-from benchmarks.experiments.jobs import Job, JobFolder
-from benchmarks.experiments.methods import build_estimator
-from benchmarks.experiments.results import Result, now_iso
 from benchmarks.registry import METHODS, resolve
 from piad.errors import PIADError
 from piad.io import is_disk_full
@@ -243,7 +243,7 @@ def run_group(
     """Run two or more compatible jobs as one fused group; one :class:`Result` per job.
 
     Each job's log gets the group's shared output; each job's files are written as a solo
-    run (:func:`~benchmarks.experiments.execute.run_job`) writes them, through
+    run (:func:`~benchmarks.experiments.single_job.run_job`) writes them, through
     :func:`~benchmarks.experiments.evaluate.evaluate_fused`. A job that fails to prepare,
     diverges or fails to score is recorded as failed; the others go on. An error of the whole
     group (e.g. out of memory) fails each.

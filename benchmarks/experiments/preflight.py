@@ -3,7 +3,7 @@
 :func:`preflight` checks each dataset the selected jobs need: first that every file its loader
 will read is whole (:func:`benchmarks.data.integrity.damaged_files`: sizes against the format
 and the catalogue, small archives read to the end; one line per damaged file with the command
-that replaces it), then that it is there (:func:`benchmarks.data.fetch.availability`), fetching
+that replaces it), then that it is there (:func:`benchmarks.data.acquire.availability`), fetching
 the missing ones with the same code as ``python -m benchmarks.fetch``. Any problem raises one
 :class:`~piad.errors.ProblemsError`, one line per damaged file or missing dataset, before a
 single job folder exists. :func:`check_out_folder` does the same for ``--out``, and
@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from benchmarks.data import fetch as fetching
+from benchmarks.data import acquire as fetching
 from benchmarks.data.info import dataset_info
 from benchmarks.data.integrity import damaged_files
 from benchmarks.data.sources import known_datasets

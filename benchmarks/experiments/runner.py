@@ -2,7 +2,8 @@
 
 :func:`run_jobs` skips done jobs (``result.json`` with status ok), reruns failed ones, and lets
 unfinished PIAD jobs resume from the checkpoints in their ``work/`` folder. One job end to end
-is :mod:`benchmarks.experiments.execute`; where jobs run is :mod:`benchmarks.experiments.backends`.
+is :mod:`benchmarks.experiments.single_job`; where jobs run is
+:mod:`benchmarks.experiments.backends`.
 
 Plugins: modules named in ``$PIAD_PLUGINS`` (comma-separated) are imported in the command
 line and in every worker, so they can register extra datasets, methods or suites.
@@ -15,19 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.experiments.backends import (
-    BACKENDS,
-    NotRun,
-    StopControl,
-    default_threads,
-    run_backend,
-    stop_signals,
-)
-from benchmarks.experiments.execute import job_state
+from benchmarks.experiments.backends import NotRun, StopControl, run_backend, stop_signals
 from benchmarks.experiments.fusion import default_fuse, describe, parse_fuse, plan_tasks
 from benchmarks.experiments.jobs import Job, JobFolder
+from benchmarks.experiments.placement import default_threads, device_slots
 from benchmarks.experiments.preflight import check_job_folders, check_out_folder, preflight
 from benchmarks.experiments.results import Result
+from benchmarks.experiments.single_job import job_state
 from piad.errors import PIADError
 from piad.training.checkpoint import signal_name
 
@@ -111,7 +106,7 @@ def run_jobs(
     """
     from tqdm.auto import tqdm
 
-    slots = _slots(backend, devices, jobs_per_device)
+    slots = device_slots(backend, devices, jobs_per_device)
     threads = _threads(threads, backend, slots)
     fuse = parse_fuse(fuse)
     out = check_out_folder(out).resolve()
@@ -157,21 +152,12 @@ def run_jobs(
     try:
         with stop_signals(control):
             run_backend(
-                backend, tasks, data_root, out, list(devices), jobs_per_device, threads, progress,
-                on_done, control,
+                backend, tasks, data_root, out, slots, threads, progress, on_done, control,
+                ray_devices=(list(devices), jobs_per_device),
             )  # fmt: skip
     finally:
         bar.close()
     return _finish(summary, control, [j for j in todo if j not in handed], out, echo)
-
-
-def _slots(backend: str, devices: Sequence[str], jobs_per_device: int) -> list[str]:
-    """The device slots (each device ``jobs_per_device`` times; CPU when none is given)."""
-    if backend not in BACKENDS:
-        raise PIADError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
-    if jobs_per_device < 1:
-        raise PIADError(f"--jobs-per-device must be >= 1, got {jobs_per_device}")
-    return [d for d in devices for _ in range(jobs_per_device)] or ["cpu"]
 
 
 def _threads(threads: int | None, backend: str, slots: Sequence[str]) -> int:

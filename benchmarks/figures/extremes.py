@@ -27,7 +27,7 @@ from benchmarks.figures.common import (
 )
 from piad.config import PERCEPTUAL_DISTANCES
 from piad.errors import PIADError
-from piad.images import float_batch, to_float
+from piad.image_arrays import float_batch, to_float
 from piad.losses import get_distance
 from piad.model import prepare_images
 

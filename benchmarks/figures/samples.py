@@ -15,7 +15,7 @@ from benchmarks.data.protocols import CELEBA_ATTRIBUTES
 from benchmarks.figures.common import DEFAULT_OUT, FORMATS, grid, pyplot, save_figure, show
 from benchmarks.figures.testsets import EvalImages
 from piad.errors import PIADError
-from piad.images import to_float
+from piad.image_arrays import to_float
 from piad.model import prepare_images
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.data.info import dataset_info
-from benchmarks.data.loading import load_dataset
+from benchmarks.data.load_by_name import load_dataset
 from benchmarks.data.splits import Split
 from benchmarks.experiments.evaluate import load_split
 from benchmarks.experiments.jobs import JobFolder

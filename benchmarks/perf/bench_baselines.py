@@ -36,7 +36,7 @@ import pandas as pd
 
 from baselines.base import ShallowBaseline
 from benchmarks.data.imageset import ImageSet
-from benchmarks.data.loading import load_dataset
+from benchmarks.data.load_by_name import load_dataset
 from benchmarks.experiments.evaluate import evaluate, load_split
 from benchmarks.experiments.jobs import Job
 from benchmarks.experiments.method_spec import split_label

@@ -65,7 +65,7 @@ def measure(
     from sklearn.metrics import roc_auc_score
 
     from benchmarks.data.info import dataset_info
-    from benchmarks.data.loading import load_dataset
+    from benchmarks.data.load_by_name import load_dataset
     from benchmarks.experiments.evaluate import load_split
     from piad.config import PIADConfig
     from piad.model import PIAD

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.perf.harness import (
+from benchmarks.perf.measurement import (
     check_run_args,
     load_average,
     machine_description,

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from benchmarks.perf.harness import (
+from benchmarks.perf.measurement import (
     check_run_args,
     machine_description,
     parse_worker,

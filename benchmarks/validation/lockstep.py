@@ -5,8 +5,8 @@ commit recorded) for the MNIST preset, copies our initial weights into theirs by
 correspondence (:mod:`benchmarks.validation.weight_map`), and runs both for ``--iters``
 iterations on the SAME training batches, latent samples and gradient-penalty mixing
 coefficients: drawn by one side, recorded and replayed into the other
-(:mod:`benchmarks.validation.tape`). Networks, VGG-19 and losses run in ``--dtype`` (float64 by
-default) on CPU.
+(:mod:`benchmarks.validation.random_replay`). Networks, VGG-19 and losses run in ``--dtype``
+(float64 by default) on CPU.
 
 Per iteration it compares, in the order Algorithm 1 computes them: every critic step's D_X and
 D_Z losses, the critics' weights, adv G, adv E, rec, both gammas and the E / G weights
@@ -62,7 +62,7 @@ from benchmarks.validation.peer_setup import (
     our_trainer,
     shared_vgg_weights,
 )
-from benchmarks.validation.tape import Tape, ours_hooks, peer_hooks
+from benchmarks.validation.random_replay import Tape, ours_hooks, peer_hooks
 from benchmarks.validation.weight_map import (
     NETWORKS,
     copy_ours_to_peer,
@@ -223,7 +223,7 @@ def preprocessing_check(
     resize and uint8 -> [-1, 1]. Same images in the same order (the official file order).
     """
     from benchmarks.validation.peer import mnist_root
-    from piad.images import to_float
+    from piad.image_arrays import to_float
 
     try:
         from torchvision.datasets import MNIST
@@ -358,7 +358,7 @@ def _their_trainer(
     peer: Peer, pcfg: dict[str, Any], images: torch.Tensor, dtype: torch.dtype, rec_loss: Any
 ) -> Any:
     """Their trainer over our training images, built in ``dtype`` on CPU."""
-    from piad.images import to_float
+    from piad.image_arrays import to_float
 
     with default_dtype(dtype), cpu_runtime():
         dataset = ImageListDataset(to_float(images).to(dtype), min_size=10_000)

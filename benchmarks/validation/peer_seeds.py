@@ -92,7 +92,7 @@ class OurRun:
 
     @torch.inference_mode()
     def scores(self, batch: int = 32, limit: int | None = None) -> np.ndarray:
-        from piad.images import to_float
+        from piad.image_arrays import to_float
         from piad.losses import bind_distance
 
         tr = self.trainer

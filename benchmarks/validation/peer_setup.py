@@ -33,9 +33,9 @@ class DigitSplit:
 
 def load_digit_split(data_root: str | Path, normal: str, seed: int = 0) -> DigitSplit:
     """The suite's MNIST one-vs-all split of digit ``normal`` (from ``data_root/mnist``)."""
-    from benchmarks.data.loading import load_dataset
+    from benchmarks.data.load_by_name import load_dataset
     from benchmarks.data.protocols import make_split
-    from piad.images import nhwc_to_nchw
+    from piad.image_arrays import nhwc_to_nchw
 
     ds = load_dataset("mnist", data_root, download=False)
     split = make_split("one_vs_all", ds, str(normal), seed)

@@ -158,7 +158,7 @@ class Model:
         """G(E(x)) as uint8 (N, S, S, C) for PIAD; None for the baselines."""
         if not self.reconstructs:
             return None
-        from piad.images import to_uint8
+        from piad.image_arrays import to_uint8
 
         rec = to_uint8(self.estimator.reconstruct(images))
         return rec.permute(0, 2, 3, 1).numpy()

@@ -35,8 +35,8 @@ from torch import Tensor
 from tqdm import tqdm
 
 from piad.errors import MissingInputError, PIADError, one_line
-from piad.image_files import find_images, load_image
-from piad.images import float_batch
+from piad.image_arrays import float_batch
+from piad.image_files import ImageRecipe, find_images, read_image
 from piad.io import (
     atomic_torch_save,
     atomic_write_bytes,
@@ -210,9 +210,11 @@ def iter_batches(
         files = find_images(images)
         picked = [files[i] for i in _subset(len(files), max_images, seed)]
 
+        recipe = ImageRecipe(size, channels=3)  # every file as the `piad` command reads it
+
         def from_files() -> Iterator[Tensor]:
             for s in range(0, len(picked), batch_size):
-                arr = np.stack([load_image(p, size) for p in picked[s : s + batch_size]])
+                arr = np.stack([read_image(p, recipe) for p in picked[s : s + batch_size]])
                 yield float_batch(arr)
 
         return len(picked), from_files()

@@ -29,7 +29,7 @@ from torch import Tensor
 
 from piad.config import DATA_ORDERS
 from piad.errors import PIADError, unknown_name
-from piad.images import to_float
+from piad.image_arrays import to_float
 
 #: The authors' training sets are at least this long per epoch (smaller ones are repeated).
 MIN_EPOCH_IMAGES = 10_000

@@ -113,7 +113,8 @@ def allocated_bytes(device: str | torch.device) -> int:
 
 def peak_memory_bytes(device: str | torch.device) -> int | None:
     """Peak bytes allocated on the device since :func:`reset_peak_memory` (CUDA); ``None`` on a
-    CPU, where the suite measures the process's peak RSS instead (``benchmarks.perf.harness``)."""
+    CPU, where the suite measures the process's peak RSS instead
+    (``benchmarks.perf.measurement``)."""
     if _is_cuda(device):
         return int(torch.cuda.max_memory_allocated(torch.device(device)))
     return None

@@ -15,7 +15,7 @@ from benchmarks.data.imageset import ImageSet
 from benchmarks.data.info import dataset_info
 from benchmarks.data.loaders.common import fetch_files, missing_error
 from piad.errors import PIADError
-from piad.images import resize_uint8
+from piad.image_arrays import resize_uint8
 
 # --------------------------------------------------------------------------- COIL-100
 

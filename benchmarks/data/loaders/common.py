@@ -45,9 +45,9 @@ def check_counts(
 
 
 def fetch_files(name: str, root: Path) -> None:
-    """Download, verify and place ``name``'s files under ``root`` (:mod:`benchmarks.data.fetch`,
+    """Download, verify and place ``name``'s files under ``root`` (:mod:`benchmarks.data.acquire`,
     the same code as ``python -m benchmarks.fetch``); raises one line when that is not possible."""
-    from benchmarks.data import fetch as fetching
+    from benchmarks.data import acquire as fetching
 
     fetching.fetch([dataset_info(name).files_from or name], root)
 

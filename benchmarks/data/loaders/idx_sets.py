@@ -10,7 +10,7 @@ from benchmarks.data.idx import IDX_FOLDERS, has_idx_set, idx_folder_candidates,
 from benchmarks.data.imageset import ImageSet
 from benchmarks.data.info import FMNIST_COUNTS, MNIST_COUNTS, dataset_info
 from benchmarks.data.loaders.common import check_counts, fetch_files, missing_error
-from piad.images import resize_uint8
+from piad.image_arrays import resize_uint8
 
 # --------------------------------------------------------------------------- MNIST family
 

@@ -86,7 +86,7 @@ def lsun_keys(path: Path) -> np.ndarray:
 def load_lsun(root: Path, download: bool = True) -> ImageSet:
     """LSUN bedroom_train, bedroom_val and conference_room_val (lmdb), read lazily.
 
-    With ``download``, missing parts are fetched (:mod:`benchmarks.data.fetch`); bedroom_train
+    With ``download``, missing parts are fetched (:mod:`benchmarks.data.acquire`); bedroom_train
     is about 43 GB, so that needs the confirmation ``python -m benchmarks.fetch lsun --yes``.
     """
     root = Path(root)

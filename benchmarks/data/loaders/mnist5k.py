@@ -11,7 +11,7 @@ import pandas as pd
 from benchmarks.data.imageset import ImageSet
 from benchmarks.data.info import MNIST5K_PARTITION_SEED, MNIST5K_RESOURCE, dataset_info
 from piad.errors import MissingInputError, PIADError
-from piad.images import resize_uint8
+from piad.image_arrays import resize_uint8
 
 
 def _mnist5k_path() -> Path:

@@ -1,6 +1,6 @@
 """Fetch every file a dataset needs: plan, download, verify, extract, record.
 
-The command line (``python -m benchmarks.fetch``) is :mod:`benchmarks.data.fetch_cli`; the
+The command line (``python -m benchmarks.fetch``) is :mod:`benchmarks.fetch`; the
 records and the lock of a data root are :mod:`benchmarks.data.datalock`.
 
 - :func:`plan` says, per file, where it comes from and whether it is present, absent,
@@ -33,7 +33,7 @@ from benchmarks.data import download as _download
 from benchmarks.data import sources as _sources
 from benchmarks.data.archives import extract
 from benchmarks.data.datalock import lock, lock_file, now, read_records, write_record
-from benchmarks.data.remote import Checksum, DatasetSource, RemoteFile
+from benchmarks.data.source_types import Checksum, DatasetSource, RemoteFile
 from piad.errors import MissingInputError, PIADError, one_line
 
 STATES = ("present", "absent", "partial", "corrupt")
