@@ -216,13 +216,11 @@ def convert_celeba(mirror: HubMirror, root: Path, progress: bool = True) -> list
         ) from err
     folder = root / "celeba"
     cache = root / ".piad-hf-cache" / "celeba"
-    loaded: dict[str, Any] = {}
-    for part in PARTITIONS:
-        split = mirror.splits.get(part)
-        if split is None:
-            raise _refuse(mirror, f"it has no split for the official {part} partition")
-        loaded[part] = _load_split(mirror, split, cache)
+    missing = [part for part in PARTITIONS if mirror.splits.get(part) is None]
+    if missing:  # refused before anything is downloaded
+        raise _refuse(mirror, f"it has no split for the official {missing[0]} partition")
     try:
+        loaded = {part: _load_split(mirror, mirror.splits[part], cache) for part in PARTITIONS}
         return _check_and_place(mirror, loaded, folder, cache, progress, tqdm)
     finally:  # placed, or refused for good: the parquet copy is not needed any more
         shutil.rmtree(cache, ignore_errors=True)

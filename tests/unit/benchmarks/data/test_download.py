@@ -16,7 +16,7 @@ from benchmarks.data.download import (
     part_path,
     remote_size,
 )
-from benchmarks.data.remote import Checksum
+from benchmarks.data.source_types import Checksum
 from piad.errors import MissingInputError, PIADError
 
 BLOB = np.random.default_rng(0).integers(0, 256, 300_000, dtype=np.uint8).tobytes()

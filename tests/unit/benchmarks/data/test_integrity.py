@@ -1,5 +1,5 @@
-"""Damaged dataset files stop the preflight: one line per file, the command that replaces it,
-exit 2, no job folder; ``python -m benchmarks.fetch --verify`` adds the checksums.
+"""benchmarks/data/integrity.py: damaged dataset files are found, and stop the preflight with
+one line per file, the command that replaces it, exit 2 and no job folder.
 
 Real files on disk in the layouts the loaders read: a garbage IDX file, a 5,000-byte .gz where
 the catalogue states 9,912,422, a truncated .gz, a truncated CIFAR-10 batch, a COIL-100 zip cut
@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import cli
-from benchmarks.data import fetch_cli, integrity
-from benchmarks.data.fetch import plan
-from benchmarks.data.idx import IDX_FILES, write_idx
+from benchmarks.data import integrity
+from benchmarks.data.acquire import plan
+from benchmarks.data.idx import write_idx
 from benchmarks.data.integrity import archive_problem, damaged_files, idx_problem
 
 RNG = np.random.default_rng(0)
@@ -167,15 +167,3 @@ def test_a_coil_zip_cut_short_stops_the_preflight(tmp_path, capsys, monkeypatch)
     code, lines = run_all(root, out, "table3", "coil100", capsys)
     assert_one_line_stop(code, lines, archive, "coil100", root, out)
     assert "damaged or truncated archive" in lines[0]
-
-
-def test_fetch_verify_adds_the_checksums(tmp_path, capsys):
-    root = tmp_path / "data"
-    idx_folder(root / "fmnist", gz=True)  # whole files, but not Zalando's: md5s differ
-    assert damaged_files("fmnist", root) == []  # cheap: sizes and full reads pass
-    assert fetch_cli.main(["fmnist", "--data-root", str(root), "--no-progress"]) == 0
-    capsys.readouterr()
-    assert fetch_cli.main(["fmnist", "--data-root", str(root), "--verify", "--no-progress"]) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == len(IDX_FILES)
-    assert all(" md5 " in line and "python -m benchmarks.fetch fmnist" in line for line in lines)

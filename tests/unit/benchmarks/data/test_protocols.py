@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks.data.imageset import ImageSet
 from benchmarks.data.info import DATASET_INFO, FMNIST_COUNTS, MNIST_COUNTS
-from benchmarks.data.loading import load_dataset
+from benchmarks.data.load_by_name import load_dataset
 from benchmarks.data.protocols import (
     CELEBA_ATTRIBUTES,
     CELEBA_EXTENDED_EXCLUDED,

@@ -1,4 +1,5 @@
-"""The source catalogue: torchvision's tables, layouts, licences, checks of downloaded files."""
+"""benchmarks/data/sources.py: the source catalogue: torchvision's tables, layouts, licences,
+checks of downloaded files."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.data import sources
-from benchmarks.data.remote import IDX_STEMS, Alternate, Checksum
+from benchmarks.data.source_types import Checksum
 from benchmarks.data.sources import (
     check_cifar10_folder,
     check_coil_zip,
@@ -148,26 +149,3 @@ def test_check_cifar10_folder_names_the_wrong_file(tmp_path: Path):
         (folder / name).write_bytes(b"not cifar")
     with pytest.raises(PIADError, match=r"cifar-10-batches-py/data_batch_1 fails its md5 check"):
         check_cifar10_folder(tmp_path)
-
-
-def test_alternates(tmp_path: Path):
-    idx = Alternate("MNIST/raw", "idx")
-    assert not idx.satisfied(tmp_path)
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for k, stem in enumerate(IDX_STEMS):
-        (raw / (stem + (".gz" if k % 2 else ""))).write_bytes(b"")  # plain or gzipped
-    assert idx.satisfied(tmp_path)
-    (raw / IDX_STEMS[0]).unlink()
-    assert not idx.satisfied(tmp_path)
-    folder = Alternate("coil-100", "dir")
-    (tmp_path / "coil-100").mkdir()
-    assert not folder.satisfied(tmp_path)  # an empty folder is not the dataset
-    (tmp_path / "coil-100" / "obj1__0.png").write_bytes(b"")
-    assert folder.satisfied(tmp_path)
-
-
-def test_checksum_rejects_unknown_algorithms():
-    with pytest.raises(PIADError, match="unsupported checksum algorithm 'crc32'"):
-        Checksum("crc32", "00")
-    assert str(Checksum("md5", "ab")) == "md5:ab"
