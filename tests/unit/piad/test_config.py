@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from piad.config import FAMILIES, FIDELITY, NOT_IN_PAPER, PIADConfig, fidelity_rows
+from piad.config import (
+    FAMILIES,
+    FIDELITY,
+    LEGACY_DEFAULTS,
+    NOT_IN_PAPER,
+    PIADConfig,
+    fidelity_rows,
+)
 from piad.errors import PIADError
 
 
@@ -122,3 +129,25 @@ def test_fidelity_table_lists_each_paper_vs_code_difference():
     # header rule + lr_ge, statistic, pooling, data order (paper: n/a), LSUN iterations
     assert table.count("\n") == 1 + 5
     assert "| data_order     |" in table and "| n/a " in table
+
+
+def test_config_field_fidelity_row_and_saved_configs() -> None:
+    assert PIADConfig().data_order == "code"
+    for family in FIDELITY:  # the paper is silent: both variants use the code's order
+        assert FIDELITY[family]["data_order"][:2] == ("code", NOT_IN_PAPER)
+        assert PIADConfig.preset(family, "paper").data_order == "code"
+    assert PIADConfig.preset("mnist", data_order="permutations").data_order == "permutations"
+    with pytest.raises(PIADError, match="unknown data_order 'shuffle'"):
+        PIADConfig(data_order="shuffle")
+    saved = PIADConfig.preset("mnist").to_dict()
+    del saved["data_order"]  # a checkpoint written before the field existed
+    assert LEGACY_DEFAULTS["data_order"] == "permutations"
+    assert PIADConfig.from_saved(saved).data_order == "permutations"
+    assert PIADConfig.from_dict(saved).data_order == "code"  # a new partial config: the default
+    full = PIADConfig.preset("mnist").to_dict()
+    assert PIADConfig.from_saved(full) == PIADConfig.preset("mnist")
+
+
+def test_inconsistent_widths_raise() -> None:
+    with pytest.raises(PIADError, match="gen_channels needs 4"):
+        PIADConfig.preset("mnist").replace(gen_channels=(32, 32))

@@ -10,15 +10,17 @@ import numpy as np
 import pytest
 
 import piad.io
-from piad.errors import DiskFullError
+from piad.errors import DiskFullError, PIADError
 from piad.io import (
     append_csv_row,
     atomic_save_npz,
+    atomic_torch_save,
     atomic_write_json,
     atomic_write_text,
     disk_full,
     is_disk_full,
     mount_of,
+    read_torch_file,
     sha256_file,
 )
 
@@ -96,3 +98,27 @@ def test_what_counts_as_a_full_disk(tmp_path):
     assert is_disk_full(OSError(errno.ENOSPC, "x")) and is_disk_full(OSError(errno.EDQUOT, "x"))
     assert is_disk_full(disk_full(tmp_path / "f", OSError(errno.ENOSPC, "x")))
     assert not is_disk_full(OSError(errno.EACCES, "x")) and not is_disk_full(ValueError("x"))
+
+
+def test_a_refused_json_keeps_the_old_file(tmp_path):
+    target = tmp_path / "result.json"
+    atomic_write_text(target, "old")
+    with pytest.raises(ValueError):  # NaN is not valid JSON: refused, old content kept
+        atomic_write_json(target, {"auc": float("nan")})
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+
+
+@pytest.mark.parametrize("mmap", [False, True])
+def test_read_torch_file_round_trip_and_one_line_error(tmp_path, mmap):
+    import torch
+
+    path = atomic_torch_save({"w": torch.arange(3)}, tmp_path / "ok.pt")
+    assert torch.equal(read_torch_file(path, "weights file", mmap=mmap)["w"], torch.arange(3))
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a torch file\nsecond line")
+    with pytest.raises(PIADError) as err:
+        read_torch_file(bad, "checkpoint", hint="; delete it to start over", mmap=mmap)
+    message = str(err.value)
+    assert message.startswith(f"cannot read checkpoint {bad}: ")
+    assert message.endswith("; delete it to start over") and "\n" not in message

@@ -1,4 +1,5 @@
-"""Gradient-normalizing weight policy (Alg. 2-3) and fixed weights."""
+"""piad.weighting: the gradient-normalizing weight policy (Alg. 2-3; its gradient statistic in
+the gradients' own dtype, issue 17) and fixed weights."""
 
 from __future__ import annotations
 
@@ -176,3 +177,26 @@ def test_fixed_weights_and_factory() -> None:
     assert paper["G"] is not paper["E"]  # separate state for G and E
     code = make_weight_policies(PIADConfig.preset("mnist"))
     assert (code["E"].statistic, code["E"].pooling, code["E"].every) == ("std", "median", 100)
+
+
+def test_gradient_statistic_keeps_float64_gradients_in_float64() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 4, 1)).double()
+    for p in net.parameters():  # gradients spread over many orders of magnitude
+        p.grad = torch.randn_like(p) * 10.0 ** torch.randint(-6, 3, p.shape, dtype=torch.float64)
+    for statistic in ("std", "l2"):
+        policy = GradientNormalizingWeights(statistic=statistic)
+        policy.record("adv", net)
+        got = policy._values["adv"][0]
+        grads = [net[0].weight.grad.numpy(), net[1].weight.grad.numpy()]
+        want = [g.std() if statistic == "std" else np.linalg.norm(g.ravel()) for g in grads]
+        np.testing.assert_allclose(got, want, rtol=1e-13)  # float32 would be ~1e-7 off
+
+
+def test_float32_gradients_are_still_measured_in_float32() -> None:
+    net = nn.Conv2d(2, 2, 3)
+    net.weight.grad = torch.full_like(net.weight, 0.1)
+    net.weight.grad[0] = 0.3
+    policy = GradientNormalizingWeights()
+    policy.record("rec", net)
+    assert policy._values["rec"][0][0] == pytest.approx(0.1, rel=1e-6)

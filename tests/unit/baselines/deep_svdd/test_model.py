@@ -1,4 +1,5 @@
-"""The Deep SVDD estimator: learning on toy images, determinism, resume, budget, errors."""
+"""baselines.deep_svdd.model: the Deep SVDD estimator: learning on toy images, determinism,
+resume, budget, errors."""
 
 from __future__ import annotations
 
@@ -10,26 +11,11 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from baselines.deep_svdd import RECIPES, DeepSVDD
-from baselines.deep_svdd.data import DeepSVDDPreprocessor, as_tensor, gcn_l1
 from piad.errors import PIADError
 
 
-def toy(seed: int, n: int, kind: str, size: int = 28) -> np.ndarray:
-    """uint8 (n, size, size): normal = a bright vertical bar, anomaly = a horizontal bar."""
-    rng = np.random.default_rng(seed)
-    img = rng.integers(0, 40, size=(n, size, size)).astype(np.int64)
-    lo, hi = size // 2 - 3, size // 2 + 3
-    for i in range(n):
-        shift = int(rng.integers(-4, 5))
-        if kind == "normal":
-            img[i, :, lo + shift : hi + shift] += 200
-        else:
-            img[i, lo + shift : hi + shift, :] += 200
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
 @pytest.fixture(scope="module")
-def toy_split():
+def toy_split(toy):
     train = toy(0, 200, "normal")
     test = np.concatenate([toy(1, 50, "normal"), toy(2, 50, "anomaly")])
     return train, test, np.r_[np.zeros(50), np.ones(50)]
@@ -93,28 +79,6 @@ def test_published_budget_is_the_default():
     assert (m.pretrain_epochs, m.epochs) == (350, 150)
     assert RECIPES["mnist"].weight_decay == 0.5e-6 and RECIPES["mnist"].milestones == (50,)
     assert RECIPES["mnist"].batch_size == 200 and RECIPES["mnist"].lr == 1e-4
-
-
-def test_preprocessing_gcn_then_training_range():
-    x = toy(3, 10, "normal")
-    pre = DeepSVDDPreprocessor("mnist")
-    out = pre.fit(x)
-    g = gcn_l1(torch.from_numpy(x).float()[:, None] / 255.0)
-    assert (pre.min_, pre.max_) == (float(g.min()), float(g.max()))
-    assert float(out.min()) == 0.0 and float(out.max()) == 1.0
-    # GCN-L1 by hand: mean 0, mean |.| 1 per image
-    flat = g.flatten(1)
-    torch.testing.assert_close(flat.mean(1), torch.zeros(10), atol=1e-5, rtol=0)
-    torch.testing.assert_close(flat.abs().mean(1), torch.ones(10))
-
-
-def test_the_suites_32x32_mnist_is_resized_to_the_networks_28x28():
-    x = toy(4, 5, "normal", size=32)
-    t = as_tensor(x[..., None], "mnist")
-    assert t.shape == (5, 1, 28, 28)
-    assert as_tensor(toy(4, 5, "normal"), "mnist").shape == (5, 1, 28, 28)
-    with pytest.raises(PIADError, match=r"takes 28 x 28 images"):
-        as_tensor(toy(4, 5, "normal", size=20), "mnist")
 
 
 def test_bad_inputs_and_settings_are_refused(toy_split):

