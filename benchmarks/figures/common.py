@@ -64,7 +64,7 @@ def show(ax: Any, image: np.ndarray, title: str = "", fontsize: float = 9) -> No
 
 def value_text(v: float) -> str:
     """A loss value as the paper prints it ("4.29"); large raw-feature values without decimals."""
-    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.2f}"
+    return f"{v:.0f}" if abs(round(v, 2)) >= 100 else f"{v:.2f}"  # 99.996 prints "100"
 
 
 __all__ = [

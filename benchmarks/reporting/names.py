@@ -61,7 +61,7 @@ def reported_method(label: str) -> str:
 
 def is_ablation_row(label: str) -> bool:
     """Whether ``label`` (ours or a reported method) is one of PIAD's ablation rows, the rows
-    of Table 3 (right) (``piad-ablation-perc``, ``piad-paper-ablation-mse``)."""
+    of Table 3 (right) (``piad-ablation-perc``, ``piad-paper-ablation-mse-fixed``)."""
     s = spec(label)
     return s.method == "piad" and s.variant in ABLATION_SETTINGS
 

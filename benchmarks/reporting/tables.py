@@ -269,7 +269,7 @@ def _is_ablation(method: object) -> bool:
 
 def table3_right(agg: pd.DataFrame) -> TableBlock | None:
     """Table 3 (right): the ablation rows' CIFAR-10 averages."""
-    part = agg[(agg["kind"] == "avg") & agg["reported_method"].map(_is_ablation)]
+    part = agg[(agg["kind"] == "avg") & agg["reported_method"].map(_is_ablation).astype(bool)]
     if not len(part):
         return None
     max_n = int(part["n"].max())
