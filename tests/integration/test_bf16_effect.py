@@ -7,7 +7,7 @@ import csv
 import numpy as np
 import pytest
 
-from benchmarks.data import loading as datasets
+from benchmarks.data import load_by_name as datasets
 from benchmarks.data.imageset import ImageSet
 from benchmarks.data.info import DATASET_INFO
 from benchmarks.perf import bf16_effect

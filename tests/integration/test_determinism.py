@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from benchmarks.experiments.backends import default_threads
+from benchmarks.experiments.placement import default_threads
 from benchmarks.experiments.runner import run_jobs
 from benchmarks.experiments.suites import make_jobs
 
@@ -20,9 +20,9 @@ BUSY = "import time\nend = time.time() + 600\nwhile time.time() < end: pass\n"
 
 
 def test_threads_per_job_ignore_the_load(monkeypatch):
-    import benchmarks.experiments.backends as backends
+    import benchmarks.experiments.placement as placement
 
-    monkeypatch.setattr(backends, "_cpu_count", lambda: 8)
+    monkeypatch.setattr(placement, "_cpu_count", lambda: 8)
     monkeypatch.setattr("os.getloadavg", lambda: (40.0, 40.0, 40.0))  # a very busy machine
     assert [default_threads(k) for k in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
 

@@ -390,7 +390,7 @@ def test_cli_errors_are_one_line(capsys, tmp_path):
 def test_cli_samples_extremes_and_suite_from_a_runner_job(tmp_path, capsys, monkeypatch):
     import runner_fakes
 
-    from benchmarks.experiments.execute import execute
+    from benchmarks.experiments.single_job import execute
 
     runner_fakes.register(monkeypatch)  # the toy dataset and the tiny PIAD, undone after
 

@@ -15,7 +15,7 @@ import torch
 from piad_tiny import tiny_config, tiny_features, toy_images
 
 from benchmarks.validation.peer import DEFAULT_STATS, default_peer
-from benchmarks.validation.tape import Tape, ours_hooks, peer_hooks
+from benchmarks.validation.random_replay import Tape, ours_hooks, peer_hooks
 from benchmarks.validation.weight_map import (
     NETWORKS,
     copy_ours_to_peer,
@@ -226,7 +226,7 @@ def test_peer_replay_reproduces_their_own_run(peer) -> None:  # type: ignore[no-
         peer_networks,
         run_peer_until,
     )
-    from piad.images import to_float
+    from piad.image_arrays import to_float
     from piad.losses import bind_distance
 
     cfg = tiny_config()

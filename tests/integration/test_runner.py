@@ -1,8 +1,9 @@
-"""The runner on a tiny dataset: files of a job, hold-out, groups, failures, skip/rerun,
-resume after SIGKILL, worker death, devices, and the Ray backend on CPU.
+"""The runner on a tiny dataset: failures, skip/rerun, resume after SIGKILL, worker death, and the
+Ray backend on CPU (one job's own files, hold-out and groups are tested in
+tests/unit/benchmarks/experiments/test_single_job.py).
 
 The fakes (dataset ``toy``, methods ``tinypiad``/``crash``/``die``, suites ``toy*``) come
-from ``tests/runner_fakes.py``; worker processes and subprocesses import them through the
+from ``tests/helpers/runner_fakes.py``; worker processes and subprocesses import them through the
 plugin module ``runner_plugin`` named in ``$PIAD_PLUGINS``.
 """
 
@@ -20,17 +21,15 @@ import numpy as np
 import pytest
 import runner_fakes
 from paths import HELPERS, ROOT, plugin_env
-from sklearn.metrics import roc_auc_score
 
 from benchmarks.data.splits import Split
-from benchmarks.experiments.backends import parse_devices
-from benchmarks.experiments.execute import execute, job_state
 from benchmarks.experiments.jobs import Job, JobFolder
+from benchmarks.experiments.placement import parse_devices
 from benchmarks.experiments.results import RESULT_FILE, Result
 from benchmarks.experiments.runner import run_jobs
+from benchmarks.experiments.single_job import execute, job_state
 from benchmarks.experiments.suites import make_jobs
 from benchmarks.registry import load_plugins
-from benchmarks.reporting.render import write_report
 from piad.errors import PIADError
 
 LOG_FILE, SCORES_FILE, SPLIT_FILE = JobFolder.LOG, JobFolder.SCORES, JobFolder.SPLIT
@@ -52,60 +51,6 @@ def _job(method: str, normal: str = "h", variant: str = "", seed: int = 0, **kw)
 
 def _quiet(line: str) -> None:
     pass
-
-
-def test_execute_writes_split_scores_and_the_result_last_and_the_report_its_roc(fakes):
-    out = fakes / "out"
-    job = _job("kde")
-    result = execute(job, fakes / "data", out, "cpu")
-    folder = job.folder(out)
-    names = {p.name for p in folder.iterdir()}
-    assert {RESULT_FILE, SPLIT_FILE, SCORES_FILE} <= names and "roc.png" not in names
-    result_time = (folder / RESULT_FILE).stat().st_mtime_ns
-    assert all(result_time >= (folder / n).stat().st_mtime_ns for n in names)  # written last
-    write_report(out)  # the report draws each finished job's ROC
-    roc = folder / "roc.png"
-    assert roc.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    drawn = roc.stat().st_mtime_ns
-    write_report(out)
-    assert roc.stat().st_mtime_ns == drawn  # drawn once
-
-    split = Split.load(folder / SPLIT_FILE)
-    assert (len(split.train), len(split.test), int(split.test_labels.sum())) == (40, 36, 24)
-    with np.load(folder / SCORES_FILE) as z:
-        assert np.array_equal(z["test_index"], split.test)
-        assert result.auc == pytest.approx(roc_auc_score(z["labels"], z["scores"]))
-    loaded = Result.load(folder)
-    assert loaded.ok and loaded.job == job and loaded.auc == result.auc
-    assert loaded.split["n_train"] == 40 and loaded.device == "cpu"
-    assert loaded.environment["packages"]["scikit-learn"]
-    assert loaded.method_info["method"] == "kde" and loaded.wall_time_s > 0
-    assert loaded.started <= loaded.finished
-
-
-def test_holdout_variant_takes_a_labelled_tenth_out_of_the_test_set(fakes):
-    out = fakes / "out"
-    result = execute(_job("ocsvm", variant="holdout"), fakes / "data", out, "cpu")
-    # stratified 10%: round(0.1 * 12) = 1 normal and round(0.1 * 24) = 2 anomalies
-    assert result.split["n_holdout"] == 3
-    with np.load(_job("ocsvm", variant="holdout").folder(out) / SCORES_FILE) as z:
-        assert len(z["scores"]) == 33 and len(z["holdout_index"]) == 3
-        assert not set(z["holdout_index"]) & set(z["test_index"])
-    assert result.method_info["gamma_selection"] == "holdout"
-
-
-def test_groups_get_one_auc_each(fakes):
-    out = fakes / "out"
-    job = _job("kde", protocol="toy_groups")
-    result = execute(job, fakes / "data", out, "cpu")
-    assert sorted(result.aucs) == ["c", "v"]
-    with np.load(job.folder(out) / SCORES_FILE) as z:
-        labels, scores = z["labels"], z["scores"]
-    split = Split.load(job.folder(out) / SPLIT_FILE)
-    for group in ("c", "v"):
-        mask = split.group_mask(group)
-        assert mask.sum() == 24  # 12 normal + 12 of the group
-        assert result.aucs[group] == pytest.approx(roc_auc_score(labels[mask], scores[mask]))
 
 
 def test_a_failing_job_is_recorded_and_the_suite_goes_on(fakes):
@@ -169,24 +114,6 @@ def test_a_changed_dataset_does_not_reuse_an_old_split(fakes):
     other.save(job.folder(out) / SPLIT_FILE)
     with pytest.raises(PIADError, match=r"differs from its saved manifest.*delete"):
         execute(job, fakes / "data", out, "cpu")
-
-
-def test_devices_are_parsed_and_checked():
-    assert parse_devices("cpu") == ["cpu"]
-    assert parse_devices("cpu, cpu") == ["cpu"]
-    with pytest.raises(PIADError, match="unknown device 'gpu0'; use cpu, cuda"):
-        parse_devices("gpu0")
-    import torch
-
-    if torch.cuda.device_count() < 8:
-        with pytest.raises(PIADError, match=r"device 'cuda:7' is not available"):
-            parse_devices("cuda:7")
-    if not torch.cuda.is_available():
-        assert parse_devices(None) == ["cpu"]
-    assert parse_devices("cuda", backend="ray") == ["cuda"]
-    assert parse_devices(None, backend="ray") == []
-    with pytest.raises(PIADError, match="with --backend ray give 'cpu' or 'cuda'"):
-        parse_devices("cpu,cuda:0", backend="ray")
 
 
 def test_bad_runner_arguments_are_clear_errors(fakes):

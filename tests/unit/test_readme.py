@@ -87,7 +87,7 @@ def piad_options() -> set[str]:
 
 def fetch_options(capsys: pytest.CaptureFixture[str]) -> set[str]:
     """``python -m benchmarks.fetch``'s options, read from its ``--help`` (its parser is local)."""
-    from benchmarks.data.fetch_cli import main
+    from benchmarks.fetch import main
 
     capsys.readouterr()
     with pytest.raises(SystemExit):

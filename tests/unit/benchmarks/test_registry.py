@@ -99,7 +99,7 @@ def test_every_method_and_variant_builds_fits_and_scores_real_digits(label, tmp_
     builds, fits, scores every test image with a finite number and describes itself."""
     import numpy as np
 
-    from benchmarks.data.loading import load_dataset
+    from benchmarks.data.load_by_name import load_dataset
     from benchmarks.experiments.jobs import freeze_overrides
     from benchmarks.experiments.methods import build_estimator
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from benchmarks.experiments.jobs import Job, JobFolder, freeze_overrides
@@ -26,3 +27,10 @@ def test_overrides_round_trip_and_old_records_match():
     assert job.same_run(legacy)
     assert not job.same_run({**record, "overrides": {"perceptual_weights": "torchvision"}})
     assert not job.same_run({**legacy, "iters": 200})
+
+
+def test_job_slug_is_path_safe_and_round_trips():
+    job = Job("table3", "fmnist", "gpnd_80_20", "T-shirt/top", "piad", "paper", 2, iters=100)
+    assert job.slug == "fmnist/piad-paper/T-shirt_top/seed2"
+    assert Job.from_dict(json.loads(json.dumps(job.to_dict()))) == job
+    assert Job("q", "mnist5k", "one_vs_all", "3", "kde").slug == "mnist5k/kde/3/seed0"

@@ -36,3 +36,29 @@ def test_damaged_files_of_a_job_folder_are_one_line_each(tmp_path):
     assert problems[0].startswith(f"{good.result}: a damaged result.json")
     assert problems[1].startswith(f"{bad.work / 'checkpoint.pt'}: a truncated or damaged")
     assert job_folder_problems([_job("c")], tmp_path) == []  # a job never run: nothing to say
+
+
+def test_preflight_fetches_what_is_missing_then_checks_again(monkeypatch, tmp_path):
+    from benchmarks.data import acquire as fetching
+    from benchmarks.experiments import preflight as pf
+
+    calls = []
+    state = {"coil100": "dataset 'coil100' is missing", "cifar10": "dataset 'cifar10' is missing"}
+
+    def fake_fetch(names, root, progress=True, yes=False):
+        calls.append((tuple(names), yes))
+        if names == ["cifar10"]:
+            raise fetching.MissingInputError("cannot download cifar-10-python.tar.gz: offline")
+        state[names[0]] = None
+        return [root / names[0]]
+
+    monkeypatch.setattr(fetching, "availability", lambda name, root: state.get(name))
+    monkeypatch.setattr(fetching, "fetch", fake_fetch)
+    with pytest.raises(pf.ProblemsError) as err:
+        pf.preflight(["coil100_bilinear", "coil100", "cifar10", "mnist5k"], tmp_path, yes=True)
+    assert calls == [(("coil100",), True), (("cifar10",), True)]  # coil100 once, for both names
+    assert err.value.problems == (
+        "dataset 'cifar10' is missing; fetching it failed: MissingInputError: cannot download "
+        "cifar-10-python.tar.gz: offline",
+    )
+    assert pf.preflight(["coil100"], tmp_path) == []  # now present: nothing fetched
