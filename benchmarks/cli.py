@@ -306,18 +306,7 @@ def run(args: argparse.Namespace) -> int:
     if args.list_suites:
         _print_suites()
         return 0
-    from benchmarks.experiments.suites import make_jobs
-
-    jobs = make_jobs(
-        args.suite,
-        datasets=args.datasets,
-        classes=args.classes,
-        methods=args.methods,
-        seeds=args.seeds,
-        iters=args.iters,
-        variant=args.variant,
-    )
-    jobs = _with_tracking(jobs, args)
+    jobs = _jobs_of(args)
     out = Path(args.out) if args.out else Path("results") / args.suite
     if args.dry_run or args.report_only:  # a run checks --out in run_jobs, before any job
         from benchmarks.experiments.preflight import check_out_folder
@@ -330,31 +319,54 @@ def run(args: argparse.Namespace) -> int:
             parse_devices(args.devices, args.backend)
         _print_jobs(jobs, out)
         return 0
-
     failed = 0
     if not args.report_only:
-        from benchmarks.experiments.placement import parse_devices
-        from benchmarks.experiments.runner import run_jobs
-
-        devices = parse_devices(args.devices, args.backend)
-        summary = run_jobs(
-            jobs,
-            data_root=args.data_root,
-            out=out,
-            devices=devices,
-            jobs_per_device=args.jobs_per_device,
-            backend=args.backend,
-            progress=not args.no_progress,
-            threads=args.threads,
-            fetch=not args.no_fetch,
-            yes=args.yes,
-            fuse=args.fuse,
-        )
-        failed = len(summary.failed)
+        summary = _run_jobs(jobs, out, args)
         if summary.exit_code is not None:  # a stop signal (130/143) or a full disk (1)
             print(summary.stop_line(), file=sys.stderr)
             return summary.exit_code
+        failed = len(summary.failed)
+    return _report(out, args, failed)
 
+
+def _jobs_of(args: argparse.Namespace) -> list:
+    """The suite's jobs as the options select them, with the watching options."""
+    from benchmarks.experiments.suites import make_jobs
+
+    jobs = make_jobs(
+        args.suite,
+        datasets=args.datasets,
+        classes=args.classes,
+        methods=args.methods,
+        seeds=args.seeds,
+        iters=args.iters,
+        variant=args.variant,
+    )
+    return _with_tracking(jobs, args)
+
+
+def _run_jobs(jobs: list, out: Path, args: argparse.Namespace) -> Any:
+    """Run the jobs with the placement options; the runner's summary."""
+    from benchmarks.experiments.placement import parse_devices
+    from benchmarks.experiments.runner import run_jobs
+
+    return run_jobs(
+        jobs,
+        data_root=args.data_root,
+        out=out,
+        devices=parse_devices(args.devices, args.backend),
+        jobs_per_device=args.jobs_per_device,
+        backend=args.backend,
+        progress=not args.no_progress,
+        threads=args.threads,
+        fetch=not args.no_fetch,
+        yes=args.yes,
+        fuse=args.fuse,
+    )
+
+
+def _report(out: Path, args: argparse.Namespace, failed: int) -> int:
+    """Write and print the report (and --check it); the exit code: 1 for a failed job or check."""
     from benchmarks.reporting.check import check
     from benchmarks.reporting.render import write_report
 

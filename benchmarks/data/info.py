@@ -50,6 +50,15 @@ class DatasetInfo:
         object.__setattr__(self, "protocols", (self.protocol, *others))
 
     @property
+    def files(self) -> str:
+        """The dataset whose files this one reads: ``files_from`` or its own name.
+
+        >>> DATASET_INFO["coil100_bilinear"].files, DATASET_INFO["coil100"].files
+        ('coil100', 'coil100')
+        """
+        return self.files_from or self.name
+
+    @property
     def title(self) -> str:
         """The name tables print: ``display_name`` or ``name``."""
         return self.display_name or self.name

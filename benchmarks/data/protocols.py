@@ -31,11 +31,12 @@ from benchmarks.data.splits import Split
 from benchmarks.registry import PROTOCOLS, register_protocol
 from piad.errors import PIADError
 
-#: How a protocol's results are laid out (benchmarks.reporting.tables):
+#: How a protocol's results are laid out (benchmarks.reporting.tables), and the ``kind`` of
+#: its rows in the aggregated results:
 #: "classes": one row per normal class and the dataset average (Table 2, Table 3 left);
 #: "groups": one model scored against several anomaly groups, one row per group (CelebA);
 #: "single": one number (LSUN).
-LAYOUTS = ("classes", "groups", "single")
+LAYOUTS = {"classes": "class", "groups": "group", "single": "single"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Protocol:
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
-            raise PIADError(f"protocol layout must be one of {LAYOUTS}, got {self.layout!r}")
+            raise PIADError(f"protocol layout must be one of {tuple(LAYOUTS)}, got {self.layout!r}")
 
     def classes_of(self, info: DatasetInfo) -> list[str]:
         """The normal classes a full run of this protocol on ``info`` uses."""

@@ -17,6 +17,7 @@ removes from it); KDE ``""``. A plugin adds a method with one call,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,24 +41,24 @@ class Estimator(Protocol):
     def info(self) -> dict[str, Any]: ...
 
 
-#: PIAD settings of each ablation row (Table 3 right, sec. 4.2); the score distance is the
-#: training distance ("MSE as reconstruction error during training and as anomaly score").
-ABLATION_SETTINGS: dict[str, dict[str, str]] = {
-    "ablation-mse-fixed": {"reconstruction": "mse", "weights": "fixed"},
-    "ablation-mse-gradnorm": {"reconstruction": "mse", "weights": "gradnorm"},
-    "ablation-perc": {"reconstruction": "perc", "weights": "gradnorm"},
-    "ablation-perc_l1": {"reconstruction": "perc_l1", "weights": "gradnorm"},
-    "ablation-rel_perc_l1": {"reconstruction": "rel_perc_l1", "weights": "gradnorm"},
-}
+@dataclass(frozen=True)
+class AblationRow:
+    """One row of the ablation study (Table 3 right, sec. 4.2): PIAD's training distance, its
+    weight policy and the row's name in the table. The score distance is the training distance
+    ("MSE as reconstruction error during training and as anomaly score")."""
+
+    reconstruction: str
+    weights: str
+    label: str
 
 
-#: How tables name the ablation rows (Table 3, right).
-ABLATION_NAMES = {
-    "ablation-mse-fixed": "baseline",
-    "ablation-mse-gradnorm": "+ gr-norm w",
-    "ablation-perc": "+ gr-norm w + perc",
-    "ablation-perc_l1": "+ gr-norm w + perc-L1",
-    "ablation-rel_perc_l1": "+ gr-norm w + rel-perc-L1",
+#: The five rows of the ablation study, as PIAD variants, in the paper's order.
+ABLATIONS: dict[str, AblationRow] = {
+    "ablation-mse-fixed": AblationRow("mse", "fixed", "baseline"),
+    "ablation-mse-gradnorm": AblationRow("mse", "gradnorm", "+ gr-norm w"),
+    "ablation-perc": AblationRow("perc", "gradnorm", "+ gr-norm w + perc"),  # eq. 2
+    "ablation-perc_l1": AblationRow("perc_l1", "gradnorm", "+ gr-norm w + perc-L1"),
+    "ablation-rel_perc_l1": AblationRow("rel_perc_l1", "gradnorm", "+ gr-norm w + rel-perc-L1"),
 }
 
 
@@ -69,10 +70,11 @@ def piad_config(job: Job, family: str, device: str) -> Any:
     spec = job.spec
     changes: dict[str, Any] = job.overrides_dict
     if spec.variant:
-        if spec.variant not in ABLATION_SETTINGS:
+        if spec.variant not in ABLATIONS:
             spec.check()  # one line listing the known variants
-        changes.update(ABLATION_SETTINGS[spec.variant])
-        changes["score_distance"] = changes["reconstruction"]
+        row = ABLATIONS[spec.variant]
+        changes.update(reconstruction=row.reconstruction, weights=row.weights)
+        changes["score_distance"] = row.reconstruction
     if job.iters is not None:
         changes["iterations"] = int(job.iters)
     changes.update(seed=job.seed, device=device)
@@ -247,9 +249,9 @@ register_method(
     "piad",
     build_piad,
     display="PIAD",
-    variants={"": "PIAD", **ABLATION_NAMES},
+    variants={"": "PIAD", **{v: row.label for v, row in ABLATIONS.items()}},
     fidelity=True,
-    reported={v: f"piad-{v}" for v in ABLATION_SETTINGS},  # the ablation rows of Table 3
+    reported={v: f"piad-{v}" for v in ABLATIONS},  # the ablation rows of Table 3
     trains=True,
     fusable=True,
     fusion_key=piad_fusion_key,
@@ -311,8 +313,8 @@ def build_estimator(
 
 
 __all__ = [
-    "ABLATION_NAMES",
-    "ABLATION_SETTINGS",
+    "ABLATIONS",
+    "AblationRow",
     "Estimator",
     "PIADEstimator",
     "build_estimator",

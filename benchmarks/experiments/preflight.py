@@ -25,11 +25,6 @@ from benchmarks.experiments.jobs import Job, JobFolder
 from piad.errors import PIADError, ProblemsError, one_line
 
 
-def files_of(dataset: str) -> str:
-    """The name of the file set a dataset reads (``coil100_bilinear`` reads ``coil100``'s)."""
-    return dataset_info(dataset).files_from or dataset
-
-
 def preflight(
     datasets: Iterable[str],
     root: str | os.PathLike[str],
@@ -47,7 +42,7 @@ def preflight(
     problems: list[str] = []
     fetched: list[str] = []
     known = set(known_datasets())
-    for name in dict.fromkeys(files_of(d) for d in datasets):
+    for name in dict.fromkeys(dataset_info(d).files for d in datasets):
         if name not in known:
             continue
         damage = damaged_files(name, root)
@@ -136,4 +131,4 @@ def check_job_folders(jobs: Iterable[Job], out: str | os.PathLike[str]) -> None:
         raise ProblemsError(problems)
 
 
-__all__ = ["check_job_folders", "check_out_folder", "files_of", "job_folder_problems", "preflight"]
+__all__ = ["check_job_folders", "check_out_folder", "job_folder_problems", "preflight"]

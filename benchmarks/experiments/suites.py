@@ -26,9 +26,9 @@ from typing import Any
 
 from benchmarks.data.info import class_index, dataset_info
 from benchmarks.data.protocols import normal_classes
-from benchmarks.experiments import methods as _builtin_methods  # noqa: F401  (registers them)
 from benchmarks.experiments.jobs import Job, freeze_overrides
 from benchmarks.experiments.method_spec import FIDELITIES, MethodSpec, split_label
+from benchmarks.experiments.methods import ABLATIONS  # (and registers the built-in methods)
 from benchmarks.registry import METHODS, SUITES, register_suite
 from piad.errors import PIADError, unknown_name
 
@@ -38,15 +38,6 @@ DEFAULT_SEEDS = (0, 1, 2)  # "We run each experiment 3 times" (sec. 4.1)
 #: OC-SVM + KDE) take about 3 minutes on 2 CPU cores (README, results/measured/quick/run.json).
 QUICK_ITERS = 100
 QUICK_CLASSES = ("0", "3", "8")  # an easy digit and the two the paper calls tricky (sec. 4.1)
-
-#: The five rows of the ablation study (Table 3, right), as PIAD variants.
-ABLATIONS = (
-    "ablation-mse-fixed",  # baseline: MSE, hand-set weights
-    "ablation-mse-gradnorm",  # + gr-norm w
-    "ablation-perc",  # + gr-norm w + perc (eq. 2)
-    "ablation-perc_l1",  # + gr-norm w + perc-L1
-    "ablation-rel_perc_l1",  # + gr-norm w + rel-perc-L1 (eq. 4) = PIAD
-)
 
 
 @dataclass(frozen=True)
@@ -328,7 +319,7 @@ def suite_datasets(name: str) -> list[str] | None:
     """
     if name not in SUITES:
         return None
-    files = (dataset_info(d).files_from or d for d in SUITES.get(name).datasets)
+    files = (dataset_info(d).files for d in SUITES.get(name).datasets)
     return list(dict.fromkeys(files))
 
 
@@ -357,7 +348,6 @@ def suite_table() -> list[dict[str, Any]]:
 
 
 __all__ = [
-    "ABLATIONS",
     "QUICK_CLASSES",
     "QUICK_ITERS",
     "Cell",

@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from benchmarks.data.info import dataset_info
-from benchmarks.data.protocols import normal_classes
+from benchmarks.data.protocols import LAYOUTS, normal_classes
 from benchmarks.experiments.method_spec import MethodSpec, split_label
-from benchmarks.experiments.methods import ABLATION_SETTINGS  # (and registers the methods)
+from benchmarks.experiments.methods import ABLATIONS  # (and registers the methods)
 from benchmarks.registry import DATASETS, METHODS, PROTOCOLS
 from piad.errors import PIADError
 
@@ -43,8 +43,6 @@ METHOD_NAMES = {
 }
 #: The paper's order of the per-class tables (Table 2, then Table 3 left).
 DATASET_ORDER = ("mnist5k", "mnist", "cifar10", "fmnist", "coil100")
-#: layout of a protocol (benchmarks.data.protocols.LAYOUTS) -> the ``kind`` of its rows
-ROW_KINDS = {"classes": "class", "groups": "group", "single": "single"}
 
 
 def spec(label: str) -> MethodSpec:
@@ -63,7 +61,7 @@ def is_ablation_row(label: str) -> bool:
     """Whether ``label`` (ours or a reported method) is one of PIAD's ablation rows, the rows
     of Table 3 (right) (``piad-ablation-perc``, ``piad-paper-ablation-mse-fixed``)."""
     s = spec(label)
-    return s.method == "piad" and s.variant in ABLATION_SETTINGS
+    return s.method == "piad" and s.variant in ABLATIONS
 
 
 def reported_name(method: str) -> str:
@@ -118,7 +116,7 @@ def reported_dataset(name: str) -> str:
 def row_kind(protocol: str) -> str:
     """``"class"``, ``"group"`` or ``"single"``: how a protocol's rows are laid out."""
     layout = PROTOCOLS.get(protocol).layout if protocol in PROTOCOLS else "classes"
-    return ROW_KINDS[layout]
+    return LAYOUTS[layout]
 
 
 def summary_of(protocol: str) -> str:

@@ -49,7 +49,7 @@ def fetch_files(name: str, root: Path) -> None:
     the same code as ``python -m benchmarks.fetch``); raises one line when that is not possible."""
     from benchmarks.data import acquire as fetching
 
-    fetching.fetch([dataset_info(name).files_from or name], root)
+    fetching.fetch([dataset_info(name).files], root)
 
 
 # Errors that torchvision raises for absent files or a failed download (URLError is an OSError).

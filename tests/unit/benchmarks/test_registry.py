@@ -124,3 +124,24 @@ def test_every_method_and_variant_builds_fits_and_scores_real_digits(label, tmp_
     scores = np.asarray(estimator.score(dataset.take(np.concatenate([normal[:4], other]))))
     assert scores.shape == (20,) and np.isfinite(scores).all()
     assert isinstance(estimator.info(), dict)
+
+
+@pytest.mark.parametrize("name", PROTOCOLS.names())
+def test_every_protocol_renders_a_table(name, tmp_path):
+    """One hand-made result under each protocol (its first dataset and normal class) gives a
+    table that shows its number(s): one per group for a "groups" protocol, else the AUC."""
+    from benchmarks.experiments.results import Result, collect
+    from benchmarks.reporting.render import make_report, render_markdown
+
+    protocol = PROTOCOLS.get(name)
+    dataset = next(d for d in DATASETS.names() if name in DATASETS.get(d).info.protocols)
+    normal = protocols.normal_classes(name, DATASETS.get(dataset).info)[0]
+    job = Job("t", dataset, name, normal, "kde", "", 0)
+    aucs = {g: 0.6 + 0.001 * i for i, g in enumerate(protocol.groups)} or None
+    Result(job=job, status="ok", auc=0.7531, aucs=aucs).save(job.folder(tmp_path))
+    agg, blocks, budget, failures, title = make_report(collect(tmp_path))
+    assert blocks, f"protocol {name}: no table"
+    text = render_markdown(blocks, budget, failures, title)
+    expected = [f"{v:.3f}" for v in aucs.values()] if aucs else ["0.753"]
+    for value in expected:
+        assert value in text, (name, value)

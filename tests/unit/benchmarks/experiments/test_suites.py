@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 
 from benchmarks.experiments.method_spec import MethodSpec
+from benchmarks.experiments.methods import ABLATIONS
 from benchmarks.experiments.suites import (
-    ABLATIONS,
     QUICK_CLASSES,
     QUICK_ITERS,
     make_jobs,
