@@ -197,4 +197,7 @@ def test_the_quick_table_is_the_committed_results_file() -> None:
         ]
     assert f"2-core `{run['cpu']}`" in text and f"{run['threads_per_job']} threads per job" in text
     assert f"in {run['wall_s']} s wall time" in text
+    for other in run["other_cpus"]:  # the other CPUs' PIAD numbers quoted beside the table
+        triple = " / ".join(f"{other['piad'][c]:.3f}" for c in ("0", "3", "8"))
+        assert triple in " ".join(text.split()), (other["cpu"], triple)
     assert f"`{run['command']}`" in text
