@@ -154,8 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also train a second model under bf16 autocast (same seed) and report its AUC",
     )
     args = p.parse_args(argv)
-    if args.iters < 1:
-        raise PIADError("--iters must be >= 1")
+    for option, value in (("--iters", args.iters), ("--threads", args.threads)):
+        if value < 1:
+            raise PIADError(f"{option} must be >= 1")
     figures = measure(
         args.dataset,
         args.normal,

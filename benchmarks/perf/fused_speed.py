@@ -37,6 +37,7 @@ from typing import Any
 
 from benchmarks.perf.measurement import (
     check_run_args,
+    int_list,
     load_average,
     machine_description,
     peak_rss_gb,
@@ -408,13 +409,6 @@ def write_outputs(
     return csv_path, md_path
 
 
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v]
-    except ValueError:
-        raise PIADError(f"expected comma-separated integers, got {text!r}") from None
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.perf.fused_speed", description=__doc__.split("\n")[0]
@@ -453,9 +447,10 @@ def read_rows(paths: Sequence[str]) -> list[dict[str, Any]]:
     for path in paths:
         if not Path(path).is_file():
             raise PIADError(f"no benchmark table at {path}; run the benchmark with --out first")
-        frame = pd.read_csv(path, keep_default_na=False)
+        # only a blank cell is missing (a note "NA" stays text); numeric columns stay numbers
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
         for r in frame.to_dict("records"):
-            rows.append({k: (None if v == "" else v) for k, v in r.items()})
+            rows.append({k: (None if pd.isna(v) else v) for k, v in r.items()})
     return rows
 
 
@@ -485,7 +480,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if ref:
                     r["speedup_vs_solo"] = r["model_it_per_s"] / ref[0]["model_it_per_s"]
     else:
-        rows = benchmark(presets, _ints(args.fuse), _ints(args.loop), base, not args.in_process)
+        fuse, loop = int_list(args.fuse, "--fuse"), int_list(args.loop, "--loop")
+        rows = benchmark(presets, fuse, loop, base, not args.in_process)
     sizes = {p: args.n_images or TRAIN_IMAGES.get(p, 5000) for p in presets}
     projection = [] if args.tiny else project_groups(rows, sizes)
     csv_path, md_path = write_outputs(

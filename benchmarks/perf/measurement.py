@@ -36,6 +36,18 @@ def check_run_args(*, iters: int, threads: int, device: str) -> None:
             raise PIADError("--device cuda asked for, but CUDA is not available; use --device cpu")
 
 
+def int_list(text: str, option: str) -> list[int]:
+    """A comma-separated list of integers from a command-line option (empty parts skipped).
+
+    >>> int_list("1,2,,8", "--pack")
+    [1, 2, 8]
+    """
+    try:
+        return [int(v) for v in text.split(",") if v]
+    except ValueError:
+        raise PIADError(f"{option}: expected comma-separated integers, got {text!r}") from None
+
+
 def peak_rss_gb() -> float:
     """Peak resident memory of this process so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -98,6 +110,7 @@ def run_worker(module: str, settings: dict[str, Any], threads: int, what: str) -
 
 __all__ = [
     "check_run_args",
+    "int_list",
     "load_average",
     "machine_description",
     "parse_worker",

@@ -33,6 +33,7 @@ from typing import Any, cast
 
 from benchmarks.perf.measurement import (
     check_run_args,
+    int_list,
     machine_description,
     parse_worker,
     peak_rss_gb,
@@ -257,9 +258,7 @@ def _step_timer(
             t1 = clock()
             values = torch.cat([critic, trainer._encoder_generator_step(t)]).float()
             t2 = clock()
-        trainer._sums += values
-        trainer._count += 1
-        trainer.iteration = t
+        trainer.record_iteration(t, values)  # sums and the divergence guard, as Trainer.step
         return t1 - t0, t2 - t1, t2 - t0
 
     return timed_step
@@ -510,6 +509,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _sizes(tiny: bool, n_images: int) -> dict[str, Any]:
+    """The sizes --tiny implies, with an explicit --n-images kept (0: one class, or --tiny's).
+
+    >>> _sizes(False, 0), _sizes(True, 16)["n_images"], _sizes(True, 0)["n_images"]
+    ({'n_images': 0}, 16, 64)
+    """
+    sizes: dict[str, Any] = dict(TINY_SIZES) if tiny else {}
+    if n_images or not tiny:
+        sizes["n_images"] = n_images
+    return sizes
+
+
 @command
 def main(argv: Sequence[str] | None = None) -> int:
     """The command; bad input gives one line "error: ..." and exit code 2."""
@@ -527,11 +538,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         weights=args.weights,
         autocast=args.autocast,
         tiny=args.tiny,
-        **{"feature_cache": args.feature_cache, "n_images": args.n_images}
-        | (TINY_SIZES if args.tiny else {}),
+        feature_cache=args.feature_cache,
+        **_sizes(args.tiny, args.n_images),
     )
     presets = [p for p in args.presets.split(",") if p]
-    pack = [int(j) for j in args.pack.split(",") if j]
+    pack = int_list(args.pack, "--pack")
     rows = benchmark(presets, base, pack, fresh=not args.in_process)
     csv_path, md_path = write_outputs(
         rows, args.out, machine_description(args.device, args.threads)

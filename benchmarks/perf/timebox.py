@@ -73,10 +73,14 @@ def run_boxed(
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
 ) -> Boxed:
-    """Run ``argv`` for at most ``limit_s`` seconds, its output appended to ``log``."""
-    import tempfile
+    """Run ``argv`` for at most ``limit_s`` seconds, its output appended to ``log`` (without a
+    log: a temporary file, removed once its last line is read)."""
+    if log is None:
+        import tempfile
 
-    path = Path(log) if log is not None else Path(tempfile.mkstemp(suffix=".log")[1])
+        with tempfile.TemporaryDirectory() as folder:
+            return run_boxed(argv, limit_s, Path(folder) / "boxed.log", env, cwd)
+    path = Path(log)
     path.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     with path.open("ab") as out:

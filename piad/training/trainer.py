@@ -331,7 +331,11 @@ class Trainer:
             steps = [self._critic_step() for _ in range(self.config.n_dis)]
             critic = cast(Tensor, sum(steps)) / self.config.n_dis
             values = torch.cat([critic, self._encoder_generator_step(t)]).float()
-        # divergence guard without a host sync: remember the first bad iteration per loss
+        self.record_iteration(t, values)
+
+    def record_iteration(self, t: int, values: Tensor) -> None:
+        """Count iteration ``t``'s losses (``LOSS_NAMES`` order) into the running sums, with the
+        divergence guard: the first non-finite iteration per loss, kept without a host sync."""
         bad = ~torch.isfinite(values)
         self._first_bad = torch.where(bad & (self._first_bad < 0), t, self._first_bad)
         self._sums += values
