@@ -40,9 +40,11 @@ def quantities(n_dis: int) -> list[str]:
 
 
 def _no_nan(obj: Any) -> Any:
-    """NaN -> None, recursively (JSON has no NaN)."""
+    """NaN -> None and +-inf -> "inf" / "-inf", recursively (JSON has neither)."""
     if isinstance(obj, float) and math.isnan(obj):
         return None
+    if isinstance(obj, float) and math.isinf(obj):
+        return "inf" if obj > 0 else "-inf"
     if isinstance(obj, dict):
         return {k: _no_nan(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -96,6 +98,11 @@ def diagnose(
             f"{parting['theirs']:.10g}, rel {parting['rel']:.2e})"
         )
     update = f"; {t} is a weight-policy update iteration" if t % n_weight == 0 else ""
+    if not math.isfinite(parting["rel"]):  # one side diverged (NaN or inf): no growth to measure
+        return (
+            f"parted ABRUPTLY at {where}: one side's value is not finite{update}. A computation "
+            f"diverged on one side only; look at {CAUSES.get(kind, kind)}."
+        )
     if jump >= ABRUPT:
         caveat = ""
         if dtype_name == "float32":
@@ -152,7 +159,7 @@ def write_outputs(summary: dict[str, Any], out: Path, n_dis: int, head: int = 12
         "Relative difference per quantity (|a - b| / max(|a|, |b|, 1e-3) for losses; max over",
         "each network's tensors of max|a - b| / max|a| for weights w_*):",
         "",
-        table.to_markdown(),
+        table.to_markdown(disable_numparse=True),  # keep the .1e text of every cell
         "",
         "Diagnosis: " + summary["diagnosis"],
         "",

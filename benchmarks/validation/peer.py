@@ -347,9 +347,12 @@ def mnist_root(data_dir: Path, work: Path) -> Path:
         src = data_dir / name
         if not src.is_file():
             raise MissingInputError(f"MNIST file {src} not found; pass --data with the IDX files")
-        link = raw / name
-        if not link.exists():
-            link.symlink_to(src.resolve())
+        link, target = raw / name, src.resolve()
+        if link.is_symlink() and link.readlink() == target:
+            continue  # already this data folder's file
+        if link.is_symlink() or link.exists():  # another folder's, or dangling: replaced
+            link.unlink()
+        link.symlink_to(target)
     return work
 
 

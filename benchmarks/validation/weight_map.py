@@ -38,7 +38,13 @@ def _signature(m: nn.Module) -> tuple[int, int, tuple[int, ...], tuple[int, ...]
     if isinstance(m, nn.Linear):  # a dense layer is a 1x1 conv on a 1x1 map
         return (m.in_features, m.out_features, (1, 1), (1, 1), (0, 0))
     if isinstance(m, nn.Conv2d):
-        pad = m.padding if isinstance(m.padding, tuple) else (0, 0)
+        pad: tuple[int, ...]
+        if m.padding == "same":  # stride 1: (k - 1) * dilation over both sides (odd k: exact)
+            pad = tuple(d * (k - 1) // 2 for k, d in zip(m.kernel_size, m.dilation))
+        elif isinstance(m.padding, tuple):
+            pad = m.padding
+        else:  # "valid"
+            pad = (0, 0)
         return (m.in_channels, m.out_channels, tuple(m.kernel_size), tuple(m.stride), tuple(pad))
     raise PIADError(f"not a weight layer: {type(m).__name__}")
 

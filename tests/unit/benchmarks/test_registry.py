@@ -139,7 +139,7 @@ def test_every_protocol_renders_a_table(name, tmp_path):
     job = Job("t", dataset, name, normal, "kde", "", 0)
     aucs = {g: 0.6 + 0.001 * i for i, g in enumerate(protocol.groups)} or None
     Result(job=job, status="ok", auc=0.7531, aucs=aucs).save(job.folder(tmp_path))
-    agg, blocks, budget, failures, title = make_report(collect(tmp_path))
+    _agg, blocks, budget, failures, title = make_report(collect(tmp_path))
     assert blocks, f"protocol {name}: no table"
     text = render_markdown(blocks, budget, failures, title)
     expected = [f"{v:.3f}" for v in aucs.values()] if aucs else ["0.753"]
