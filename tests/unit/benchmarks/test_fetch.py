@@ -3,90 +3,24 @@ the command's exit codes and one-line errors, against a real HTTP server on 127.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import subprocess
 import sys
-import tarfile
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from fetch_server import FileServer, closed_port, serve
 from paths import ROOT
+from toy_sources import BATCHES, LICENCE, idx_folder, md5, register, tar_gz, tar_source
 
 from benchmarks import fetch as fetch_cli
 from benchmarks.data import sources
 from benchmarks.data.download import part_path
-from benchmarks.data.idx import IDX_FILES, write_idx
+from benchmarks.data.idx import IDX_FILES
 from benchmarks.data.integrity import damaged_files
-from benchmarks.data.source_types import Checksum, DatasetSource, Extract, Licence, RemoteFile
+from benchmarks.data.source_types import Checksum, DatasetSource, RemoteFile
 from benchmarks.fetch import dry_run_table, main, resolve
 from piad.errors import DiskFullError, PIADError
-
-LICENCE = Licence("test data", "http://127.0.0.1/")
-
-
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
-
-
-def tar_gz(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-_RNG = np.random.default_rng(3)
-BATCHES = {
-    "toy-batches/a.bin": _RNG.integers(0, 256, 5000, dtype=np.uint8).tobytes(),
-    "toy-batches/b.bin": _RNG.integers(0, 256, 7000, dtype=np.uint8).tobytes(),
-}
-
-
-def register(monkeypatch: pytest.MonkeyPatch, source: DatasetSource) -> DatasetSource:
-    monkeypatch.setitem(sources.EXTRA_SOURCES, source.name, source)
-    return source
-
-
-def batches_check(into: Path) -> None:
-    if (into / "toy-batches" / "a.bin").read_bytes() != BATCHES["toy-batches/a.bin"]:
-        raise PIADError("toy-batches/a.bin has the wrong bytes")
-
-
-def tar_source(srv: FileServer, checksum: Checksum | None) -> DatasetSource:
-    archive = RemoteFile(
-        "toytar",
-        "toy.tar.gz",
-        (srv.url("toy.tar.gz"),),
-        checksum,
-        extract=Extract("tar.gz", "", ("toy-batches",)),
-        verify_extracted=batches_check,
-    )
-    return DatasetSource("toytar", (archive,), LICENCE, "<root>/toy-batches/")
-
-
-RNG = np.random.default_rng(0)
-ARRAYS = {
-    "train-images-idx3-ubyte": RNG.integers(0, 256, (20, 28, 28), dtype=np.uint8),
-    "train-labels-idx1-ubyte": np.arange(20, dtype=np.uint8) % 10,
-    "t10k-images-idx3-ubyte": RNG.integers(0, 256, (10, 28, 28), dtype=np.uint8),
-    "t10k-labels-idx1-ubyte": np.arange(10, dtype=np.uint8),
-}
-
-
-def idx_folder(folder: Path, gz: bool) -> dict[str, Path]:
-    paths = {}
-    for stem, array in ARRAYS.items():
-        paths[stem] = write_idx(folder / (stem + (".gz" if gz else "")), array)
-    return paths
-
 
 # --------------------------------------------------------------------------- main
 

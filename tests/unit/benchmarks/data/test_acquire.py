@@ -10,15 +10,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib
-import io
-import tarfile
-import zipfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from fetch_server import FileServer, closed_port, serve
+from toy_sources import BATCHES, LICENCE, md5, register, tar_gz, tar_source, zip_bytes
 
 from benchmarks.data import acquire as fetch_mod
 from benchmarks.data import sources
@@ -31,66 +28,13 @@ from benchmarks.data.source_types import (
     Checksum,
     DatasetSource,
     Extract,
-    Licence,
     RemoteFile,
 )
 from benchmarks.data.sources import check_coil_zip
 from piad.errors import MissingInputError, PIADError
 
-LICENCE = Licence("test data", "http://127.0.0.1/")
-
-
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
-
-
-def tar_gz(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-_RNG = np.random.default_rng(3)
-BATCHES = {
-    "toy-batches/a.bin": _RNG.integers(0, 256, 5000, dtype=np.uint8).tobytes(),
-    "toy-batches/b.bin": _RNG.integers(0, 256, 7000, dtype=np.uint8).tobytes(),
-}
 COIL_V1 = zip_bytes({"coil-100/obj1__0.png": b"one", "coil-100/obj1__5.png": b"two"})
 COIL_V2 = zip_bytes({"coil-100/obj1__0.png": b"ONE", "coil-100/obj1__5.png": b"TWO"})
-
-
-def register(monkeypatch: pytest.MonkeyPatch, source: DatasetSource) -> DatasetSource:
-    monkeypatch.setitem(sources.EXTRA_SOURCES, source.name, source)
-    return source
-
-
-def batches_check(into: Path) -> None:
-    if (into / "toy-batches" / "a.bin").read_bytes() != BATCHES["toy-batches/a.bin"]:
-        raise PIADError("toy-batches/a.bin has the wrong bytes")
-
-
-def tar_source(srv: FileServer, checksum: Checksum | None) -> DatasetSource:
-    archive = RemoteFile(
-        "toytar",
-        "toy.tar.gz",
-        (srv.url("toy.tar.gz"),),
-        checksum,
-        extract=Extract("tar.gz", "", ("toy-batches",)),
-        verify_extracted=batches_check,
-    )
-    return DatasetSource("toytar", (archive,), LICENCE, "<root>/toy-batches/")
 
 
 def coil_source(srv: FileServer) -> DatasetSource:

@@ -15,27 +15,14 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from toy_sources import idx_folder
 
 from benchmarks import cli
 from benchmarks.data import integrity
 from benchmarks.data.acquire import plan
-from benchmarks.data.idx import write_idx
 from benchmarks.data.integrity import archive_problem, damaged_files, idx_problem
 
 RNG = np.random.default_rng(0)
-ARRAYS = {
-    "train-images-idx3-ubyte": RNG.integers(0, 256, (20, 28, 28), dtype=np.uint8),
-    "train-labels-idx1-ubyte": np.arange(20, dtype=np.uint8) % 10,
-    "t10k-images-idx3-ubyte": RNG.integers(0, 256, (10, 28, 28), dtype=np.uint8),
-    "t10k-labels-idx1-ubyte": np.arange(10, dtype=np.uint8),
-}
-
-
-def idx_folder(folder: Path, gz: bool) -> dict[str, Path]:
-    paths = {}
-    for stem, array in ARRAYS.items():
-        paths[stem] = write_idx(folder / (stem + (".gz" if gz else "")), array)
-    return paths
 
 
 def run_all(root: Path, out: Path, suite: str, dataset: str, capsys) -> tuple[int, list[str]]:

@@ -8,7 +8,6 @@ The official image zip answers with Google Drive's quota page from a real HTTP s
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fetch_server import FileServer, serve
+from toy_sources import LICENCE, md5, register
 
 from benchmarks.data import sources
 from benchmarks.data.acquire import availability, fetch
@@ -33,23 +33,10 @@ from benchmarks.data.source_types import (
     DatasetSource,
     Extract,
     HubMirror,
-    Licence,
     RemoteFile,
 )
 from benchmarks.data.sources import check_celeba_images
 from piad.errors import PIADError
-
-LICENCE = Licence("test data", "http://127.0.0.1/")
-
-
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
-
-
-def register(monkeypatch: pytest.MonkeyPatch, source: DatasetSource) -> DatasetSource:
-    monkeypatch.setitem(sources.EXTRA_SOURCES, source.name, source)
-    return source
-
 
 ATTRS = sources.CELEBA_ATTRIBUTES
 
