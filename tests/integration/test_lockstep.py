@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from peer_checkout import PEER, needs_peer
 from piad_tiny import tiny_config, tiny_features, toy_images
 
-from benchmarks.validation.peer import DEFAULT_STATS, default_peer
 from benchmarks.validation.random_replay import Tape, ours_hooks, peer_hooks
 from benchmarks.validation.weight_map import (
     NETWORKS,
@@ -27,12 +27,6 @@ from piad.config import PIADConfig
 from piad.errors import PIADError
 from piad.networks import build_networks
 from piad.training import Trainer
-
-PEER = default_peer()
-needs_peer = pytest.mark.skipif(
-    not (PEER / "piad" / "train.py").is_file() or not DEFAULT_STATS.is_file(),
-    reason=f"no checkout of ninatu/piad at {PEER} (set PIAD_PEER to one) or no {DEFAULT_STATS}",
-)
 
 
 @pytest.fixture(scope="module")

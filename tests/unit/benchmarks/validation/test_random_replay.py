@@ -6,18 +6,12 @@ import types
 
 import pytest
 import torch
+from peer_checkout import PEER, needs_peer
 from torch import nn
 
 import piad.losses
-from benchmarks.validation.peer import DEFAULT_STATS, default_peer
 from benchmarks.validation.random_replay import KINDS, MODES, Tape, ours_hooks, peer_hooks
 from piad.errors import PIADError
-
-PEER = default_peer()
-needs_peer = pytest.mark.skipif(
-    not (PEER / "piad" / "train.py").is_file() or not DEFAULT_STATS.is_file(),
-    reason=f"no checkout of ninatu/piad at {PEER} (set PIAD_PEER to one) or no {DEFAULT_STATS}",
-)
 
 
 def t(*values: float) -> torch.Tensor:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from peer_checkout import PEER, needs_peer
 from torch import nn
 
-from benchmarks.validation.peer import DEFAULT_STATS, default_peer
 from benchmarks.validation.weight_map import (
     NETWORKS,
     copy_networks,
@@ -18,12 +18,6 @@ from benchmarks.validation.weight_map import (
     worst_tensors,
 )
 from piad.errors import PIADError
-
-PEER = default_peer()
-needs_peer = pytest.mark.skipif(
-    not (PEER / "piad" / "train.py").is_file() or not DEFAULT_STATS.is_file(),
-    reason=f"no checkout of ninatu/piad at {PEER} (set PIAD_PEER to one) or no {DEFAULT_STATS}",
-)
 
 
 def ours_net() -> nn.Module:
