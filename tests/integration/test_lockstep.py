@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from peer_checkout import PEER, needs_peer
+from peer_checkout import PEER, needs_peer, their_networks
 from piad_tiny import tiny_config, tiny_features, toy_images
 
 from benchmarks.validation.random_replay import Tape, ours_hooks, peer_hooks
@@ -34,19 +34,6 @@ def peer():  # type: ignore[no-untyped-def]
     from benchmarks.validation.peer import load_peer
 
     return load_peer(PEER)
-
-
-def their_networks(peer, cfg: PIADConfig) -> dict[str, torch.nn.Module]:  # type: ignore[no-untyped-def]
-    from benchmarks.validation.lockstep import _their_widths
-
-    n = peer.m["networks"]
-    s, c, lat, r = cfg.image_size, cfg.in_channels, cfg.latent_dim, cfg.latent_size
-    return {
-        "E": n.ResNetEncoder(s, c, r, lat, _their_widths(cfg.enc_channels)),
-        "G": n.ResNetGenerator(s, c, r, lat, list(cfg.gen_channels)),
-        "DX": n.ResNetEncoder(s, c, 1, 1, _their_widths(cfg.dx_channels), use_mbstddev=True),
-        "DZ": n.LatentDiscriminator(lat * r * r, list(cfg.dz_hidden)),
-    }
 
 
 def ours_of(cfg: PIADConfig, seed: int) -> dict[str, torch.nn.Module]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from peer_checkout import PEER, needs_peer
+from peer_checkout import PEER, needs_peer, their_networks
 from torch import nn
 
 from benchmarks.validation.weight_map import (
@@ -177,20 +177,6 @@ def test_relative_difference_is_scaled_by_the_larger_tensor() -> None:
         "G": pytest.approx(0.25),
         "DX": 0.0,
         "DZ": 0.0,
-    }
-
-
-# ------------------------------------------------------------------------------ their networks
-def their_networks(peer, cfg) -> dict[str, nn.Module]:  # type: ignore[no-untyped-def]
-    from benchmarks.validation.lockstep import _their_widths
-
-    n = peer.m["networks"]
-    s, c, lat, r = cfg.image_size, cfg.in_channels, cfg.latent_dim, cfg.latent_size
-    return {
-        "E": n.ResNetEncoder(s, c, r, lat, _their_widths(cfg.enc_channels)),
-        "G": n.ResNetGenerator(s, c, r, lat, list(cfg.gen_channels)),
-        "DX": n.ResNetEncoder(s, c, 1, 1, _their_widths(cfg.dx_channels), use_mbstddev=True),
-        "DZ": n.LatentDiscriminator(lat * r * r, list(cfg.dz_hidden)),
     }
 
 
